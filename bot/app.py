@@ -1,0 +1,100 @@
+"""Application wiring: the PTB Application, its handlers, its services and its lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.context import JiynContext, Services
+from bot.db import create_engine, create_session_factory
+from bot.i18n import LANGUAGES, N_, gettext_for
+from handlers import errors, fallback, language, middleware, start
+
+log = logging.getLogger(__name__)
+
+# (command, description) in the menu Telegram shows next to the input field.
+BOT_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", N_("Main menu")),
+    ("language", N_("Change the language")),
+    ("help", N_("How to use the bot")),
+)
+
+JiynApplication = Application[Any, JiynContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
+
+
+async def register_commands(application: JiynApplication) -> None:
+    """Register the command list in every language, and the default one."""
+    settings: Settings = application.bot_data["services"].settings
+    for language_code in (*LANGUAGES, None):
+        _ = gettext_for(language_code or settings.default_language)
+        commands = [BotCommand(name, _(description)) for name, description in BOT_COMMANDS]
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=language_code
+        )
+
+
+async def _post_init(application: JiynApplication) -> None:
+    await register_commands(application)
+
+
+async def _post_shutdown(application: JiynApplication) -> None:
+    await application.bot_data["services"].engine.dispose()
+
+
+def add_handlers(application: JiynApplication) -> None:
+    """Register every handler in order; the first matching handler of a group wins."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, middleware.load_user), group=-1)
+
+    application.add_handler(CommandHandler("start", start.show_start))
+    application.add_handler(CommandHandler("help", start.show_help))
+    application.add_handler(CommandHandler("language", language.ask_language))
+    application.add_handler(CallbackQueryHandler(language.ask_language, pattern=r"^menu:language$"))
+    application.add_handler(
+        CallbackQueryHandler(language.set_language, pattern=r"^lang:set:(kk|ru|en)$")
+    )
+    application.add_handler(CallbackQueryHandler(start.show_menu, pattern=r"^menu:"))
+
+    application.add_handler(
+        MessageHandler(filters.COMMAND & private, fallback.reply_unknown_command)
+    )
+    application.add_handler(CallbackQueryHandler(fallback.answer_stale_button))
+    application.add_handler(
+        MessageHandler(private & ~filters.UpdateType.EDITED, fallback.reply_unsupported_message)
+    )
+    application.add_error_handler(errors.handle_error)
+
+
+def build_application(settings: Settings, *, token: str | None = None) -> JiynApplication:
+    """The Application for these settings, talking to settings.api_base_url."""
+    bot_token = token or settings.bot_token
+    if not bot_token:
+        raise ValueError("a bot token is needed to build the Application")
+    engine = create_engine(settings.database_url)
+    services = Services(settings=settings, engine=engine, sessions=create_session_factory(engine))
+    application: JiynApplication = (
+        ApplicationBuilder()
+        .token(bot_token)
+        .base_url(f"{settings.api_base_url}/bot")
+        .base_file_url(f"{settings.api_base_url}/file/bot")
+        .context_types(ContextTypes(context=JiynContext))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data["services"] = services
+    add_handlers(application)
+    return application

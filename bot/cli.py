@@ -1,0 +1,177 @@
+"""The `jiyn` command: run, console, db upgrade, ask, kb check, keygen."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from bot import __version__
+from bot.config import ConfigError, Settings, load_settings, redact_url
+from bot.logs import configure_logging
+
+log = logging.getLogger("jiyn")
+
+EXIT_CONFIG = 2
+DB_ATTEMPTS = 5
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        print(f"jiyn: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _upgrade_with_retries(settings: Settings) -> None:
+    """Apply migrations, waiting for a database that is still starting up."""
+    from bot.migrate import upgrade_database
+
+    delay = 1.0
+    for attempt in range(1, DB_ATTEMPTS + 1):
+        try:
+            upgrade_database(settings.database_url)
+            return
+        except Exception as error:  # any driver error means the same to the operator
+            print(
+                f"jiyn: database {redact_url(settings.database_url)} is not available "
+                f"({type(error).__name__}); attempt {attempt} of {DB_ATTEMPTS}",
+                file=sys.stderr,
+            )
+            if attempt == DB_ATTEMPTS:
+                raise SystemExit(1) from None
+            time.sleep(delay)
+            delay *= 2
+
+
+def _listen_address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError("expected HOST:PORT, like 0.0.0.0:8443")
+    return host.strip("[]"), int(port)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Run the bot against the Bot API with long polling or a webhook."""
+    settings = _settings_or_exit()
+    if not settings.bot_token:
+        print(
+            "jiyn: no bot token. Get one from @BotFather in Telegram and set it:\n"
+            "  export JIYN_BOT_TOKEN=123456789:AAE...\n"
+            "To try the bot without a token, run: jiyn console",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    if bool(args.webhook_url) != bool(args.listen):
+        print("jiyn: --webhook-url and --listen go together", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(logging.INFO, secrets=[settings.bot_token, settings.encryption_key.decode()])
+    _upgrade_with_retries(settings)
+
+    from telegram import Update
+
+    from bot.app import build_application
+
+    application = build_application(settings)
+    log.info("starting Jiyn %s against %s", __version__, settings.api_base_url)
+    if args.webhook_url:
+        host, port = args.listen
+        path = urlsplit(args.webhook_url).path.lstrip("/")
+        # Telegram echoes this secret in a header, so forged POSTs to our port are refused.
+        secret = hashlib.sha256(f"jiyn-webhook:{settings.bot_token}".encode()).hexdigest()[:48]
+        application.run_webhook(
+            listen=host,
+            port=port,
+            url_path=path,
+            webhook_url=args.webhook_url,
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def command_console(args: argparse.Namespace) -> int:
+    """Talk to the real bot in this terminal through a local Bot API server."""
+    settings = _settings_or_exit()
+    configure_logging(
+        logging.INFO,
+        secrets=[settings.encryption_key.decode()],
+        filename=str(settings.data_dir / "console.log"),
+    )
+    _upgrade_with_retries(settings)
+    from bot.console import run_console
+
+    return run_console(settings, user_id=args.user_id, language_code=args.language)
+
+
+def command_db_upgrade(_args: argparse.Namespace) -> int:
+    """Apply the database migrations."""
+    settings = _settings_or_exit()
+    _upgrade_with_retries(settings)
+    print(f"database {redact_url(settings.database_url)} is up to date")
+    return 0
+
+
+def command_keygen(_args: argparse.Namespace) -> int:
+    """Print a new encryption key for JIYN_ENCRYPTION_KEY."""
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `jiyn` command."""
+    parser = argparse.ArgumentParser(
+        prog="jiyn", description="Jiyn: a Telegram bot for the right of peaceful assembly."
+    )
+    parser.add_argument("--version", action="version", version=f"jiyn {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot (long polling, or a webhook)")
+    run.add_argument("--webhook-url", help="public HTTPS URL Telegram posts updates to")
+    run.add_argument(
+        "--listen", type=_listen_address, help="HOST:PORT the webhook server listens on"
+    )
+    run.set_defaults(handler=command_run)
+
+    console = commands.add_parser("console", help="chat with the bot here, no token needed")
+    console.add_argument("--user-id", type=int, default=100001, help="your Telegram id here")
+    console.add_argument(
+        "--language", choices=["kk", "ru", "en"], default="ru", help="your Telegram app language"
+    )
+    console.set_defaults(handler=command_console)
+
+    database = commands.add_parser("db", help="database maintenance")
+    database_commands = database.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    database_commands.add_parser("upgrade", help="apply migrations").set_defaults(
+        handler=command_db_upgrade
+    )
+
+    keygen = commands.add_parser("keygen", help="print a new JIYN_ENCRYPTION_KEY")
+    keygen.set_defaults(handler=command_keygen)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `jiyn` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

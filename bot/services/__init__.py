@@ -1,0 +1,1 @@
+"""Services own the transactions; handlers call them."""

@@ -1,0 +1,63 @@
+"""The one error handler: log with context but no personal data, apologise to the user."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, TelegramError
+
+from bot.context import JiynContext
+
+log = logging.getLogger("jiyn.errors")
+
+
+def describe_update(update: object) -> str:
+    """Which kind of update failed, with ids only: never text, names or phone numbers."""
+    if not isinstance(update, Update):
+        return type(update).__name__
+    kinds = [
+        name
+        for name in (
+            "message",
+            "edited_message",
+            "callback_query",
+            "inline_query",
+            "my_chat_member",
+        )
+        if getattr(update, name, None) is not None
+    ]
+    chat = update.effective_chat
+    return f"update_id={update.update_id} kind={','.join(kinds) or 'other'} chat_type=" + (
+        chat.type if chat else "none"
+    )
+
+
+async def handle_error(update: object, context: JiynContext) -> None:
+    """Log the failure and tell the user something went wrong, in their language."""
+    error = context.error
+    log.error(
+        "handler failed for %s: %s",
+        describe_update(update),
+        type(error).__name__,
+        exc_info=(type(error), error, error.__traceback__) if error else None,
+    )
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if isinstance(error, Forbidden):
+        return  # the user blocked the bot: nothing to send
+    if update.effective_chat.type != "private" and update.callback_query is None:
+        return
+    _ = context.gettext
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await context.bot.send_message(
+            update.effective_chat.id,
+            _(
+                "Sorry, something went wrong on our side. Nothing you sent is lost. "
+                "Please try again in a minute."
+            ),
+        )
+    except (NetworkError, TelegramError):
+        log.warning("could not send the apology for %s", describe_update(update))

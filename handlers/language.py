@@ -1,0 +1,31 @@
+"""Choosing the interface language with /language; the choice is saved in the database."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.context import JiynContext
+from bot.services import users
+from handlers.keyboards import language_picker, main_menu
+
+
+async def ask_language(update: Update, context: JiynContext) -> None:
+    """Show the language buttons."""
+    _ = context.gettext
+    if update.callback_query:
+        await update.callback_query.answer()
+    await update.effective_message.reply_html(
+        _("Choose your language:"), reply_markup=language_picker()
+    )
+
+
+async def set_language(update: Update, context: JiynContext) -> None:
+    """Save the chosen language and confirm in it."""
+    query = update.callback_query
+    language = query.data.rsplit(":", 1)[-1]
+    await users.set_language(context.services.sessions, update.effective_user.id, language)
+    context.language = language
+    _ = context.gettext
+    await query.answer()
+    await query.edit_message_text(_("Language: English. You can change it with /language."))
+    await update.effective_message.reply_html(_("What do you need?"), reply_markup=main_menu(_))
