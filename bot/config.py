@@ -118,7 +118,8 @@ def _admin_ids(raw: str | None) -> frozenset[int]:
             continue
         if not item.isdigit():
             raise ConfigError(
-                "JIYN_ADMIN_IDS: expected comma-separated numeric Telegram user ids, like 12345,67890"
+                "JIYN_ADMIN_IDS: expected comma-separated numeric Telegram user ids, "
+                "like 12345,67890"
             )
         ids.add(int(item))
     return frozenset(ids)

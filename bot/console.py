@@ -58,7 +58,7 @@ class ConsoleChat:
     def on_call(self, call: ApiCall) -> None:
         """Render one Bot API call of the bot, if it shows something to the person."""
         if not call.ok:
-            self._print(f"   (the Bot API refused {call.method}: {call.error})")
+            self._print(f"   (the Bot API refused {call.method}: {call.description})")
             return
         params, result = call.params, call.result
         if call.method in ("sendMessage", "editMessageText"):

@@ -37,6 +37,7 @@ _ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {
 _NAMED_ENTITIES: dict[str, str] = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY_PATTERN = re.compile(r"&(#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
 _NAME_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9.\-]*")
+_TEXT_RUN_PATTERN = re.compile(r"[^<&]+")
 _MENTION_URL_PATTERN = re.compile(r"tg://user\?id=([0-9]{1,19})$")
 # Entities whose content Telegram keeps free of other entities.
 _CODE_TYPES = frozenset({"code", "pre"})
@@ -67,13 +68,12 @@ def utf16_to_index(text: str, utf16_offset: int) -> int:
 
 
 class _OpenTag:
-    __slots__ = ("argument", "byte_offset", "name", "start")
+    __slots__ = ("argument", "name", "start")
 
-    def __init__(self, name: str, argument: str, start: int, byte_offset: int) -> None:
+    def __init__(self, name: str, argument: str, start: int) -> None:
         self.name = name
         self.argument = argument
         self.start = start  # UTF-16 offset in the output text
-        self.byte_offset = byte_offset
 
 
 class _Parser:
@@ -107,13 +107,10 @@ class _Parser:
             elif char == "&":
                 self.entity()
             else:
-                next_special = len(markup)
-                for special in ("<", "&"):
-                    found = markup.find(special, self.position)
-                    if found != -1:
-                        next_special = min(next_special, found)
-                self.emit(markup[self.position : next_special])
-                self.position = next_special
+                run = _TEXT_RUN_PATTERN.match(markup, self.position)
+                assert run is not None  # the current character is neither "<" nor "&"
+                self.emit(run.group())
+                self.position = run.end()
         if self.open_tags:
             name = self.open_tags[-1].name
             raise TelegramHtmlError(f'Can\'t find end tag corresponding to start tag "{name}"')
@@ -163,7 +160,7 @@ class _Parser:
             argument = attributes.get("emoji-id", "")
             if not argument.isdigit():
                 raise TelegramHtmlError("Invalid custom emoji identifier specified")
-        self.open_tags.append(_OpenTag(name, argument, self.output_units, self.byte_offset(begin)))
+        self.open_tags.append(_OpenTag(name, argument, self.output_units))
 
     def attributes(self, tag: str, begin: int, index: int) -> tuple[dict[str, str], int]:
         """Read `name="value"` pairs up to the closing ">"; returns them and the ">" index."""
@@ -182,6 +179,11 @@ class _Parser:
             while index < len(markup) and not markup[index].isspace() and markup[index] not in "=>":
                 index += 1
             attribute = markup[name_start:index].lower()
+            if not attribute:
+                raise TelegramHtmlError(
+                    f'Empty attribute name in the tag "{tag}" at byte offset '
+                    f"{self.byte_offset(begin)}"
+                )
             if attribute not in _ALLOWED_ATTRIBUTES[tag]:
                 raise TelegramHtmlError(
                     f'Unsupported attribute "{attribute}" in the tag "{tag}" at byte offset '

@@ -1,0 +1,580 @@
+"""Multilingual retrieval: a BM25F index over every article in all three languages, shared
+concepts across languages, typo tolerance, entity boosts and a decision on whether a question is
+in scope at all."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from knowledge.model import LANGUAGES, Article, KnowledgeBase
+from knowledge.text import (
+    detect_language,
+    fold_kazakh,
+    is_stopword,
+    kazakh_stem_candidates,
+    latin_reading,
+    normalize,
+    script_of,
+    stem,
+    tokenize,
+)
+
+CONCEPTS_FILE = Path(__file__).resolve().parent / "concepts.yaml"
+
+# BM25F parameters: field weights, length normalisation, saturation.
+FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "entity": 2.0, "body": 1.0}
+B = 0.75
+K1 = 1.2
+CONCEPT_WEIGHT = 1.0
+FUZZY_WEIGHT = 0.7
+# Entity boosts are added to the score; about one strong, rare term's worth.
+CITY_WHERE_BOOST = 4.0
+SANCTION_NUMBER_BOOST = 4.0
+PERSON_BOOST = 3.0
+CASE_YEAR_BOOST = 1.0
+CASE_MONTH_BOOST = 2.5
+# The scope decision: enough in-domain evidence, and the best article must cover enough of the
+# question's content words.
+MIN_EVIDENCE = 1.0
+MIN_COVERAGE = 0.5
+GENERIC_TOKEN_WEIGHT = 0.5
+STRONG_TERM_EVIDENCE = 0.5
+ENTITY_EVIDENCE = 1.0
+
+_YEAR = re.compile(r"^(19[89]\d|20\d\d)$")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way to read a token: in a language, its normalised surface and candidate stems."""
+
+    language: str
+    surface: str
+    stems: tuple[str, ...]
+
+
+@dataclass
+class QueryToken:
+    """A token of the question, its readings and what it matched."""
+
+    text: str
+    readings: list[Reading]
+    content: bool
+    terms: list[str] = field(default_factory=list)
+    concepts: set[str] = field(default_factory=set)
+    corrected: str | None = None
+
+    @property
+    def weight(self) -> float:
+        """How much this token counts: typo-corrected tokens count less."""
+        return FUZZY_WEIGHT if self.corrected else 1.0
+
+
+@dataclass
+class Query:
+    """A question analysed for retrieval."""
+
+    text: str
+    language: str
+    tokens: list[QueryToken]
+    concepts: set[str]
+    numbers: list[str]
+
+    @property
+    def years(self) -> list[int]:
+        """Numbers in the question that look like years."""
+        return [int(number) for number in self.numbers if _YEAR.match(number)]
+
+    def has(self, *concepts: str) -> bool:
+        """True when the question mentions any of these concepts."""
+        return any(concept in self.concepts for concept in concepts)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """An article and its score for a question."""
+
+    article: Article
+    score: float
+
+
+@dataclass
+class SearchResult:
+    """Ranked articles for a question, and whether the best one answers it."""
+
+    query: Query
+    hits: list[Hit]
+    in_scope: bool
+    evidence: float
+    coverage: float
+
+    @property
+    def top(self) -> Article | None:
+        """The answering article, or None when the question is out of scope."""
+        return self.hits[0].article if self.in_scope and self.hits else None
+
+
+class ConceptDictionary:
+    """Words of all three languages mapped to shared concept ids (data in concepts.yaml)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.scope: dict[str, float] = {}
+        self.words: dict[str, dict[str, set[str]]] = {lang: defaultdict(set) for lang in LANGUAGES}
+        self.prefixes: dict[str, list[tuple[str, str]]] = {lang: [] for lang in LANGUAGES}
+        self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {lang: [] for lang in LANGUAGES}
+        self.vocabulary: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
+        for concept, spec in (data.get("concepts") or {}).items():
+            self.scope[concept] = float(spec.get("scope", 0))
+            for lang in LANGUAGES:
+                for entry in spec.get(lang) or []:
+                    self._add(concept, lang, str(entry))
+        for city, names in (data.get("cities") or {}).items():
+            self.add_city(city, names)
+
+    def add_city(self, city: str, names: Iterable[str]) -> None:
+        """Register a city's names (any language) under the concept `city:<key>`."""
+        concept = f"city:{city}"
+        self.scope.setdefault(concept, 0.0)
+        for name in names:
+            for lang in LANGUAGES:
+                self._add(concept, lang, name)
+
+    def _add(self, concept: str, lang: str, entry: str) -> None:
+        parts = [part for part in normalize(entry).replace("-", " ").split() if part]
+        if not parts:
+            return
+        if len(parts) > 1:
+            self.phrases[lang].append((tuple(_fold(part, lang) for part in parts), concept))
+            return
+        word = parts[0]
+        if word.endswith("*"):
+            self.prefixes[lang].append((_fold(word[:-1], lang), concept))
+        else:
+            self.words[lang][stem(word, lang)].add(concept)
+            self.vocabulary[lang].add(_fold(word, lang))
+
+    def match(self, readings_by_position: list[list[Reading]]) -> list[set[str]]:
+        """The concepts each token position takes part in (single words and phrases)."""
+        found: list[set[str]] = [set() for _ in readings_by_position]
+        for position, readings in enumerate(readings_by_position):
+            for reading in readings:
+                found[position].update(self._match_word(reading))
+        for lang in LANGUAGES:
+            for pattern, concept in self.phrases[lang]:
+                for start in range(len(readings_by_position) - len(pattern) + 1):
+                    if all(
+                        _part_matches(part, readings_by_position[start + offset], lang)
+                        for offset, part in enumerate(pattern)
+                    ):
+                        for offset in range(len(pattern)):
+                            found[start + offset].add(concept)
+        return found
+
+    def _match_word(self, reading: Reading) -> set[str]:
+        concepts: set[str] = set()
+        if reading.language not in self.words:
+            return concepts
+        words = self.words[reading.language]
+        for candidate in reading.stems:
+            concepts.update(words.get(candidate, ()))
+        for prefix, concept in self.prefixes[reading.language]:
+            if reading.surface.startswith(prefix):
+                concepts.add(concept)
+        return concepts
+
+
+def _fold(word: str, lang: str) -> str:
+    return fold_kazakh(word) if lang == "kk" else word
+
+
+def _part_matches(part: str, readings: list[Reading], lang: str) -> bool:
+    for reading in readings:
+        if reading.language != lang:
+            continue
+        if part.endswith("*"):
+            if reading.surface.startswith(part[:-1]):
+                return True
+        elif reading.surface == part or _fold(stem(part, lang), lang) in reading.stems:
+            return True
+    return False
+
+
+@cache
+def _concept_data() -> dict[str, Any]:
+    return yaml.safe_load(CONCEPTS_FILE.read_text(encoding="utf-8")) or {}
+
+
+def _content_reading(token: str, lang: str) -> Reading:
+    if token.isdigit():
+        return Reading("num", token, (token,))
+    return Reading(lang, _fold(token, lang), (stem(token, lang),))
+
+
+def _term(reading: Reading, candidate: str) -> str:
+    return f"#{candidate}" if reading.language == "num" else f"{reading.language}:{candidate}"
+
+
+class SearchIndex:
+    """The index of one knowledge base; build once, query many times."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.concepts = ConceptDictionary(_concept_data())
+        for article in kb.by_kind("venues"):
+            if article.venue_list is not None:
+                self.concepts.add_city(article.venue_list.city, article.venue_list.city_name.values())
+        self.articles: list[Article] = [kb.articles[key] for key in sorted(kb.articles)]
+        self.postings: dict[str, dict[tuple[int, str], float]] = defaultdict(dict)
+        self.strong_terms: list[set[str]] = [set() for _ in self.articles]
+        self.idf: dict[str, float] = {}
+        self.vocabulary: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES}
+        self.stems: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
+        self.people: dict[str, set[int]] = defaultdict(set)
+        self.proper_names: set[str] = set()
+        self._build()
+        self._fuzzy: dict[str, dict[str, set[str]]] = {
+            lang: _deletion_index(set(self.vocabulary[lang]) | self.concepts.vocabulary[lang])
+            for lang in LANGUAGES
+        }
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _fields(self, article: Article, lang: str) -> dict[str, str]:
+        text = article.text(lang) if lang in article.texts else None
+        fields = {
+            "title": text.title if text else "",
+            "keywords": " ; ".join(text.keywords) if text else "",
+            "body": text.body if text else "",
+        }
+        entity = []
+        if article.case is not None:
+            entity.extend(article.case.people.get(lang, ()))
+        if article.venue_list is not None:
+            entity.append(article.venue_list.city_name.get(lang))
+            entity.extend(venue.name.get(lang) for venue in article.venue_list.venues)
+        if article.sanction is not None:
+            entity.append(article.sanction.article)
+        fields["entity"] = " ; ".join(entity)
+        return fields
+
+    def _build(self) -> None:
+        field_lengths: dict[str, list[int]] = defaultdict(list)
+        counts: dict[tuple[int, str], dict[str, Counter[str]]] = {}
+        for doc, article in enumerate(self.articles):
+            for lang in LANGUAGES:
+                per_field: dict[str, Counter[str]] = {}
+                for field_name, value in self._fields(article, lang).items():
+                    terms = self._content_terms(value, lang)
+                    per_field[field_name] = Counter(terms)
+                    field_lengths[field_name].append(len(terms))
+                    if field_name != "body":
+                        self.strong_terms[doc].update(terms)
+                counts[(doc, lang)] = per_field
+            self._index_names(doc, article)
+        average = {name: max(1.0, sum(v) / len(v)) for name, v in field_lengths.items() if v}
+        document_frequency: Counter[str] = Counter()
+        for (doc, lang), per_field in counts.items():
+            pseudo: dict[str, float] = defaultdict(float)
+            for field_name, counter in per_field.items():
+                length = sum(counter.values())
+                norm = 1 - B + B * length / average.get(field_name, 1.0)
+                for term, tf in counter.items():
+                    pseudo[term] += FIELD_WEIGHTS[field_name] * tf / norm
+            for term, tf in pseudo.items():
+                self.postings[term][(doc, lang)] = tf * (K1 + 1) / (K1 + tf)
+        for term, posting in self.postings.items():
+            document_frequency[term] = len({doc for doc, _ in posting})
+        total = len(self.articles)
+        self.idf = {
+            term: math.log(1 + (total - df + 0.5) / (df + 0.5))
+            for term, df in document_frequency.items()
+        }
+
+    def _content_terms(self, value: str, lang: str) -> list[str]:
+        tokens = tokenize(value)
+        readings = [[_content_reading(token, lang)] for token in tokens]
+        concepts = self.concepts.match(readings)
+        terms = []
+        for token, (reading,), found in zip(tokens, readings, concepts, strict=True):
+            if reading.language != "num":
+                self.vocabulary[lang][reading.surface] += 1
+                self.stems[lang].add(reading.stems[0])
+            if reading.language == "num" or not is_stopword(token, lang):
+                terms.append(_term(reading, reading.stems[0]))
+            terms.extend(f"@{concept}" for concept in found)
+        return terms
+
+    def _index_names(self, doc: int, article: Article) -> None:
+        if article.case is not None:
+            for names in article.case.people.values():
+                for name in names:
+                    for token in tokenize(name):
+                        if len(token) >= 3:
+                            self.people[fold_kazakh(token)].add(doc)
+        for lang in LANGUAGES:
+            text = article.texts.get(lang)
+            if text is None:
+                continue
+            # Capitalised words inside a sentence are proper names (people, organisations).
+            for sentence in re.split(r"[.!?\n:;«»\"“”()]+", text.body):
+                words = sentence.split()
+                for word in words[1:]:
+                    cleaned = word.strip(",'’-–—")
+                    if len(cleaned) >= 4 and cleaned[0].isupper() and not cleaned.isupper():
+                        self.proper_names.add(fold_kazakh(normalize(cleaned)))
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def knows(self, word: str, lang: str) -> bool:
+        """True when `word` (normalised, in `lang`) occurs in the content or the concepts."""
+        surface = _fold(word, lang)
+        if surface in self.vocabulary[lang] or surface in self.concepts.vocabulary[lang]:
+            return True
+        return stem(word, lang) in self.stems[lang]
+
+    def analyze(self, question: str, language: str | None = None) -> Query:
+        """Tokens, readings, concepts and terms of a question."""
+        detected = language or detect_language(question, self.knows)
+        tokens = tokenize(question)
+        readings = [self._readings(token, detected) for token in tokens]
+        concepts_at = self.concepts.match(readings)
+        query_tokens = []
+        for token, token_readings, found in zip(tokens, readings, concepts_at, strict=True):
+            content = not _is_function_word(token, detected, token_readings)
+            query_token = QueryToken(token, token_readings, content, concepts=set(found))
+            if content:
+                query_token.terms = self._terms(token_readings)
+                if not query_token.terms and not found and len(token) >= 5:
+                    self._correct(query_token, detected)
+            query_tokens.append(query_token)
+        numbers = [token for token in tokens if token.isdigit()]
+        all_concepts = set().union(*(t.concepts for t in query_tokens)) if query_tokens else set()
+        return Query(question, detected, query_tokens, all_concepts, numbers)
+
+    def _readings(self, token: str, language: str) -> list[Reading]:
+        script = script_of(token)
+        if script == "digits":
+            return [Reading("num", token, (token,))]
+        if script == "latin":
+            readings = [self._reading("en", token)]
+            if language != "en" or not self.knows(token, "en"):
+                for lang in ("kk", "ru") if language != "ru" else ("ru", "kk"):
+                    readings.append(self._reading(lang, latin_reading(token, lang)))
+            return readings
+        return [self._reading("ru", token), self._reading("kk", token)]
+
+    def _reading(self, lang: str, word: str) -> Reading:
+        if lang == "kk":
+            known = [c for c in kazakh_stem_candidates(word) if c in self.stems["kk"]]
+            candidates = (known[0],) if known else (stem(word, "kk"),)
+            return Reading("kk", fold_kazakh(word), candidates)
+        return Reading(lang, word, (stem(word, lang),))
+
+    def _terms(self, readings: list[Reading]) -> list[str]:
+        terms = []
+        for reading in readings:
+            for candidate in reading.stems:
+                term = _term(reading, candidate)
+                if term in self.postings:
+                    terms.append(term)
+        return terms
+
+    def _correct(self, query_token: QueryToken, language: str) -> None:
+        """Typo tolerance: replace an unknown word by the closest known word of its script."""
+        best: tuple[int, int, str, str] | None = None
+        for reading in query_token.readings:
+            if reading.language == "num":
+                continue
+            limit = 1 if len(reading.surface) < 8 else 2
+            for candidate in _fuzzy_candidates(self._fuzzy[reading.language], reading.surface):
+                distance = _edit_distance(reading.surface, candidate, limit)
+                if distance > limit:
+                    continue
+                frequency = self.vocabulary[reading.language][candidate]
+                key = (distance, -frequency, reading.language, candidate)
+                if best is None or key < best:
+                    best = key
+        if best is None:
+            return
+        _, _, lang, word = best
+        corrected = self._reading(lang, word)
+        query_token.corrected = word
+        query_token.readings = [corrected]
+        query_token.terms = self._terms([corrected])
+        query_token.concepts = self.concepts.match([[corrected]])[0]
+
+    def search(self, question: str, limit: int = 5, language: str | None = None) -> SearchResult:
+        """Rank the articles for a question and decide whether the best one answers it."""
+        query = self.analyze(question, language)
+        scores: dict[int, float] = defaultdict(float)
+        seen_terms: set[frozenset[str]] = set()
+        for token in query.tokens:
+            key = frozenset(token.terms)
+            if not token.terms or key in seen_terms:
+                continue
+            seen_terms.add(key)
+            best: dict[int, float] = {}
+            for term in token.terms:
+                weight = self.idf.get(term, 0.0) * token.weight
+                for (doc, _lang), saturation in self.postings[term].items():
+                    best[doc] = max(best.get(doc, 0.0), weight * saturation)
+            for doc, value in best.items():
+                scores[doc] += value
+        for concept in query.concepts:
+            term = f"@{concept}"
+            weight = self.idf.get(term, 0.0) * CONCEPT_WEIGHT
+            best = {}
+            for (doc, _lang), saturation in self.postings.get(term, {}).items():
+                best[doc] = max(best.get(doc, 0.0), weight * saturation)
+            for doc, value in best.items():
+                scores[doc] += value
+        entity_docs = self._entity_boosts(query, scores)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], self.articles[item[0]].id))
+        hits = [Hit(self.articles[doc], score) for doc, score in ranked[:limit] if score > 0]
+        evidence, coverage = self._scope(query, hits, entity_docs)
+        in_scope = bool(hits) and evidence >= MIN_EVIDENCE and coverage >= MIN_COVERAGE
+        return SearchResult(query, hits, in_scope, evidence, coverage)
+
+    def _entity_boosts(self, query: Query, scores: dict[int, float]) -> set[int]:
+        """Favour the article an entity in the question points to; returns those articles."""
+        boosted: set[int] = set()
+        cities = {c.split(":", 1)[1] for c in query.concepts if c.startswith("city:")}
+        wants_place = query.has("where", "venue")
+        person_hits: Counter[int] = Counter()
+        for token in query.tokens:
+            for reading in token.readings:
+                for doc in self.people.get(fold_kazakh(reading.surface), ()):
+                    person_hits[doc] += 1
+        months = {int(c.split("_")[1]) for c in query.concepts if c.startswith("month_")}
+        years = set(query.years)
+        for doc, article in enumerate(self.articles):
+            boost = 0.0
+            if article.venue_list is not None and wants_place and article.venue_list.city in cities:
+                boost += CITY_WHERE_BOOST
+            if article.sanction is not None and article.sanction.article in query.numbers:
+                boost += SANCTION_NUMBER_BOOST
+                boosted.add(doc)
+            if person_hits[doc]:
+                boost += PERSON_BOOST * min(2, person_hits[doc])
+                boosted.add(doc)
+            if article.case is not None and article.case.year in years:
+                boost += CASE_YEAR_BOOST
+                if article.case.month in months:
+                    boost += CASE_MONTH_BOOST
+            if boost and (scores.get(doc, 0.0) > 0 or doc in boosted):
+                scores[doc] += boost
+        return boosted
+
+    def _scope(self, query: Query, hits: list[Hit], entity_docs: set[int]) -> tuple[float, float]:
+        """In-domain evidence of the question and how much of it the best article covers."""
+        if not hits:
+            return 0.0, 0.0
+        top = self.articles.index(hits[0].article)
+        evidence = sum(self.concepts.scope.get(concept, 0.0) for concept in query.concepts)
+        if top in entity_docs:
+            evidence += ENTITY_EVIDENCE
+        matched = total = 0.0
+        for token in query.tokens:
+            if not token.content:
+                continue
+            generic = bool(token.concepts) and all(
+                self.concepts.scope.get(c, 0.0) == 0 for c in token.concepts
+            )
+            weight = GENERIC_TOKEN_WEIGHT if generic else 1.0
+            total += weight
+            hit_terms = [t for t in token.terms if any(d == top for d, _ in self.postings[t])]
+            hit_concepts = [
+                c for c in token.concepts if any(d == top for d, _ in self.postings.get(f"@{c}", {}))
+            ]
+            if hit_terms or hit_concepts:
+                matched += weight * token.weight
+            if not generic and not token.concepts and token.text.isalpha():
+                strong = any(t in self.strong_terms[top] for t in hit_terms)
+                proper = any(fold_kazakh(r.surface) in self.proper_names for r in token.readings)
+                if strong or proper:
+                    evidence += STRONG_TERM_EVIDENCE
+        coverage = matched / total if total else 0.0
+        return evidence, coverage
+
+
+def _is_function_word(token: str, language: str, readings: list[Reading]) -> bool:
+    if token.isdigit():
+        return False
+    for reading in readings:
+        if reading.language == language:
+            return is_stopword(reading.surface if language != "kk" else token, language)
+    return is_stopword(token, language)
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:index] + word[index + 1 :] for index in range(len(word))}
+
+
+def _deletion_index(words: Iterable[str]) -> dict[str, set[str]]:
+    """Symmetric-delete index: each word and its one-letter deletions point to the word."""
+    index: dict[str, set[str]] = defaultdict(set)
+    for word in words:
+        if len(word) < 4 or word.isdigit():
+            continue
+        index[word].add(word)
+        for variant in _deletes(word):
+            index[variant].add(word)
+    return index
+
+
+def _fuzzy_candidates(index: dict[str, set[str]], word: str) -> set[str]:
+    candidates: set[str] = set(index.get(word, ()))
+    for variant in _deletes(word):
+        candidates.update(index.get(variant, ()))
+        if len(word) >= 8:
+            for deeper in _deletes(variant):
+                candidates.update(index.get(deeper, ()))
+    return candidates
+
+
+def _edit_distance(left: str, right: str, limit: int) -> int:
+    """Damerau–Levenshtein distance (adjacent swaps count 1), stopping early above `limit`."""
+    if abs(len(left) - len(right)) > limit:
+        return limit + 1
+    previous_previous: list[int] = []
+    previous = list(range(len(right) + 1))
+    for i, left_char in enumerate(left, start=1):
+        current = [i] + [0] * len(right)
+        for j, right_char in enumerate(right, start=1):
+            cost = 0 if left_char == right_char else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if (
+                i > 1
+                and j > 1
+                and left_char == right[j - 2]
+                and left[i - 2] == right_char
+                and previous_previous
+            ):
+                current[j] = min(current[j], previous_previous[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous_previous, previous = previous, current
+    return previous[-1]
+
+
+def index_for(kb: KnowledgeBase) -> SearchIndex:
+    """The search index of a knowledge base, built on first use and kept with it."""
+    index = kb.cache.get("search_index")
+    if index is None:
+        index = SearchIndex(kb)
+        kb.cache["search_index"] = index
+    return index
+
+
+def search(kb: KnowledgeBase, question: str, limit: int = 5) -> SearchResult:
+    """Rank the articles of `kb` for `question` (see SearchIndex.search)."""
+    return index_for(kb).search(question, limit)
