@@ -12,6 +12,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -21,13 +22,27 @@ from bot.config import Settings
 from bot.context import JiynContext, Services
 from bot.db import create_engine, create_session_factory
 from bot.i18n import LANGUAGES, N_, gettext_for
-from handlers import errors, fallback, language, middleware, start
+from handlers import (
+    errors,
+    fallback,
+    inline,
+    language,
+    middleware,
+    questions,
+    report,
+    rights,
+    start,
+    venues,
+)
 
 log = logging.getLogger(__name__)
 
 # (command, description) in the menu Telegram shows next to the input field.
 BOT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Main menu")),
+    ("venues", N_("Where assemblies may be held")),
+    ("rights", N_("If you are detained")),
+    ("report", N_("Report a detention")),
     ("language", N_("Change the language")),
     ("help", N_("How to use the bot")),
 )
@@ -66,7 +81,32 @@ def add_handlers(application: JiynApplication) -> None:
     application.add_handler(
         CallbackQueryHandler(language.set_language, pattern=r"^lang:set:(kk|ru|en)$")
     )
-    application.add_handler(CallbackQueryHandler(start.show_menu, pattern=r"^menu:"))
+    application.add_handler(CommandHandler("venues", venues.ask_city))
+    application.add_handler(CommandHandler("rights", rights.show_rights))
+    application.add_handler(CommandHandler("report", report.start_report))
+    application.add_handler(CallbackQueryHandler(rights.prompt_question, pattern=r"^menu:ask$"))
+    application.add_handler(CallbackQueryHandler(venues.ask_city, pattern=r"^menu:venues$"))
+    application.add_handler(CallbackQueryHandler(rights.show_rights, pattern=r"^menu:rights$"))
+    application.add_handler(
+        CallbackQueryHandler(report.start_report, pattern=r"^(menu:report|report:start)$")
+    )
+    application.add_handler(
+        CallbackQueryHandler(venues.show_city, pattern=r"^venues:city:[a-z-]+$")
+    )
+    application.add_handler(
+        CallbackQueryHandler(questions.show_article, pattern=r"^kb:show:[a-z0-9-]+$")
+    )
+    application.add_handler(
+        CallbackQueryHandler(questions.record_vote, pattern=r"^kb:fb:[a-z0-9-]+:(up|down)$")
+    )
+    application.add_handler(InlineQueryHandler(inline.answer_inline))
+    application.add_handler(MessageHandler(filters.LOCATION & private, venues.show_nearest))
+    application.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & private & ~filters.UpdateType.EDITED,
+            questions.answer_text,
+        )
+    )
 
     application.add_handler(
         MessageHandler(filters.COMMAND & private, fallback.reply_unknown_command)

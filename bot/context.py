@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.config import Settings
 from bot.db import SessionFactory
 from bot.i18n import choose_language, gettext_for, ngettext_for
+from knowledge.model import KnowledgeBase
 
 if TYPE_CHECKING:
     pass
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
+    knowledge: KnowledgeBase
 
 
 class JiynContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -38,6 +40,7 @@ class JiynContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self._language: str | None = None
         self._telegram_language: str | None = None
+        self.saved_language: str | None = None
 
     @classmethod
     def from_update(cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]):  # type: ignore[override]

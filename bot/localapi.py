@@ -308,6 +308,8 @@ class LocalBotApi:
         self._allowed_updates: list[str] | None = None
         self._update_signal = asyncio.Event()
         self._poll_generation = 0
+        self._polls_waiting = 0
+        self._requests_in_flight = 0
         self._webhook: _Webhook | None = None
         self._webhook_task: asyncio.Task[None] | None = None
 
@@ -412,6 +414,16 @@ class LocalBotApi:
             raise RuntimeError("LocalBotApi is not started")
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self._port}"
+
+    @property
+    def polls_waiting(self) -> int:
+        """How many getUpdates requests are long-polling right now."""
+        return self._polls_waiting
+
+    @property
+    def requests_in_flight(self) -> int:
+        """How many Bot API requests have arrived and are not answered yet."""
+        return self._requests_in_flight
 
     @property
     def bot_user(self) -> JsonDict:
@@ -793,6 +805,7 @@ class LocalBotApi:
         params: JsonDict = {}
         fault: _Fault | None = None
         recorded = False
+        self._requests_in_flight += 1
         try:
             params = await self._read_params(request)
             await self._sleep(self.latency)
@@ -853,6 +866,8 @@ class LocalBotApi:
             return web.json_response(
                 {"ok": False, "error_code": 500, "description": description}, status=500
             )
+        finally:
+            self._requests_in_flight -= 1
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         stored = self._files_by_path.get(request.match_info["file_path"])
@@ -983,6 +998,7 @@ class LocalBotApi:
             self._updates = self._updates[offset:]
         self._poll_generation += 1
         generation = self._poll_generation
+        self._wake_updates()  # an older long poll still waiting now ends with a conflict
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(float(timeout), 0.0)
         while True:
@@ -999,8 +1015,12 @@ class LocalBotApi:
             if remaining <= 0:
                 return []
             signal = self._update_signal
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), remaining)
+            self._polls_waiting += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(signal.wait(), remaining)
+            finally:
+                self._polls_waiting -= 1
 
     async def _set_webhook(self, params: JsonDict) -> bool:
         url = params.get("url")

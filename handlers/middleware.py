@@ -21,6 +21,7 @@ async def load_user(update: Update, context: JiynContext) -> None:
         tg_user.language_code,
         admin=tg_user.id in settings.admin_ids,
     )
+    context.saved_language = user.language
     context.language = choose_language(
         user.language, tg_user.language_code, settings.default_language
     )

@@ -5,11 +5,15 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import JiynContext
+from handlers import report
 from handlers.keyboards import main_menu
 
 
 async def show_start(update: Update, context: JiynContext) -> None:
-    """Greet the user and show the topic menu."""
+    """Greet the user and show the topic menu; `/start report` (a deep link) opens a report."""
+    if context.args and context.args[0] == "report":
+        await report.start_report(update, context)
+        return
     _ = context.gettext
     await update.effective_message.reply_html(
         _(
@@ -36,10 +40,3 @@ async def show_help(update: Update, context: JiynContext) -> None:
         ),
         reply_markup=main_menu(_),
     )
-
-
-async def show_menu(update: Update, context: JiynContext) -> None:
-    """Answer the menu button and show the topic menu again."""
-    _ = context.gettext
-    await update.callback_query.answer()
-    await update.effective_message.reply_html(_("What do you need?"), reply_markup=main_menu(_))

@@ -41,6 +41,9 @@ CITY_WHERE_BOOST = 4.0
 SANCTION_NUMBER_BOOST = 4.0
 PERSON_BOOST = 3.0
 CASE_YEAR_BOOST = 1.0
+# Past cases illustrate the rules; they answer only questions that point at the past (a year, a
+# month, a person, "what happened"), so otherwise they rank below the rule articles.
+CASE_PRIOR_WITHOUT_CUES = 0.7
 CASE_MONTH_BOOST = 2.5
 # The scope decision: enough in-domain evidence, and the best article must cover enough of the
 # question's content words.
@@ -123,15 +126,27 @@ class SearchResult:
         return self.hits[0].article if self.in_scope and self.hits else None
 
 
+PatternKey = tuple[str, str]  # ("s", stem) or ("p", prefix)
+
+
 class ConceptDictionary:
     """Words of all three languages mapped to shared concept ids (data in concepts.yaml)."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.scope: dict[str, float] = {}
-        self.words: dict[str, dict[str, set[str]]] = {lang: defaultdict(set) for lang in LANGUAGES}
-        self.prefixes: dict[str, list[tuple[str, str]]] = {lang: [] for lang in LANGUAGES}
-        self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {lang: [] for lang in LANGUAGES}
         self.vocabulary: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
+        # Per language: pattern key -> concepts of one-word entries; phrases by their first key.
+        self._single: dict[str, dict[PatternKey, set[str]]] = {
+            lang: defaultdict(set) for lang in LANGUAGES
+        }
+        self._phrases: dict[str, dict[PatternKey, list[tuple[tuple[PatternKey, ...], str]]]] = {
+            lang: defaultdict(list) for lang in LANGUAGES
+        }
+        self._stems: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
+        self._prefixes: dict[str, dict[str, set[str]]] = {
+            lang: defaultdict(set) for lang in LANGUAGES
+        }
+        self._key_cache: dict[tuple[str, str, tuple[str, ...]], frozenset[PatternKey]] = {}
         for concept, spec in (data.get("concepts") or {}).items():
             self.scope[concept] = float(spec.get("scope", 0))
             for lang in LANGUAGES:
@@ -148,64 +163,66 @@ class ConceptDictionary:
             for lang in LANGUAGES:
                 self._add(concept, lang, name)
 
+    def _pattern_key(self, part: str, lang: str) -> PatternKey:
+        if part.endswith("*") and len(part) > 1:
+            prefix = _fold(part[:-1], lang)
+            self._prefixes[lang][prefix[:2]].add(prefix)
+            return ("p", prefix)
+        stemmed = stem(part, lang)
+        self._stems[lang].add(stemmed)
+        self.vocabulary[lang].add(_fold(part, lang))
+        return ("s", stemmed)
+
     def _add(self, concept: str, lang: str, entry: str) -> None:
         parts = [part for part in normalize(entry).replace("-", " ").split() if part]
         if not parts:
             return
-        if len(parts) > 1:
-            self.phrases[lang].append((tuple(_fold(part, lang) for part in parts), concept))
-            return
-        word = parts[0]
-        if word.endswith("*"):
-            self.prefixes[lang].append((_fold(word[:-1], lang), concept))
+        keys = tuple(self._pattern_key(part, lang) for part in parts)
+        if len(keys) == 1:
+            self._single[lang][keys[0]].add(concept)
         else:
-            self.words[lang][stem(word, lang)].add(concept)
-            self.vocabulary[lang].add(_fold(word, lang))
+            self._phrases[lang][keys[0]].append((keys, concept))
+        self._key_cache.clear()
+
+    def keys(self, reading: Reading) -> frozenset[PatternKey]:
+        """The pattern keys one reading of a token matches."""
+        if reading.language not in self._single:
+            return frozenset()
+        cache_key = (reading.language, reading.surface, reading.stems)
+        found = self._key_cache.get(cache_key)
+        if found is None:
+            lang = reading.language
+            keys = {("s", c) for c in reading.stems if c in self._stems[lang]}
+            for prefix in self._prefixes[lang].get(reading.surface[:2], ()):
+                if reading.surface.startswith(prefix):
+                    keys.add(("p", prefix))
+            found = frozenset(keys)
+            self._key_cache[cache_key] = found
+        return found
 
     def match(self, readings_by_position: list[list[Reading]]) -> list[set[str]]:
         """The concepts each token position takes part in (single words and phrases)."""
+        keys_at = [
+            {(reading.language, key) for reading in readings for key in self.keys(reading)}
+            for readings in readings_by_position
+        ]
         found: list[set[str]] = [set() for _ in readings_by_position]
-        for position, readings in enumerate(readings_by_position):
-            for reading in readings:
-                found[position].update(self._match_word(reading))
-        for lang in LANGUAGES:
-            for pattern, concept in self.phrases[lang]:
-                for start in range(len(readings_by_position) - len(pattern) + 1):
-                    if all(
-                        _part_matches(part, readings_by_position[start + offset], lang)
-                        for offset, part in enumerate(pattern)
+        for position, keys in enumerate(keys_at):
+            for lang, key in keys:
+                found[position].update(self._single[lang].get(key, ()))
+                for pattern, concept in self._phrases[lang].get(key, ()):
+                    end = position + len(pattern)
+                    if end <= len(keys_at) and all(
+                        (lang, part) in keys_at[position + offset]
+                        for offset, part in enumerate(pattern[1:], start=1)
                     ):
-                        for offset in range(len(pattern)):
-                            found[start + offset].add(concept)
+                        for covered in range(position, end):
+                            found[covered].add(concept)
         return found
-
-    def _match_word(self, reading: Reading) -> set[str]:
-        concepts: set[str] = set()
-        if reading.language not in self.words:
-            return concepts
-        words = self.words[reading.language]
-        for candidate in reading.stems:
-            concepts.update(words.get(candidate, ()))
-        for prefix, concept in self.prefixes[reading.language]:
-            if reading.surface.startswith(prefix):
-                concepts.add(concept)
-        return concepts
 
 
 def _fold(word: str, lang: str) -> str:
     return fold_kazakh(word) if lang == "kk" else word
-
-
-def _part_matches(part: str, readings: list[Reading], lang: str) -> bool:
-    for reading in readings:
-        if reading.language != lang:
-            continue
-        if part.endswith("*"):
-            if reading.surface.startswith(part[:-1]):
-                return True
-        elif reading.surface == part or _fold(stem(part, lang), lang) in reading.stems:
-            return True
-    return False
 
 
 @cache
@@ -438,11 +455,20 @@ class SearchIndex:
             for doc, value in best.items():
                 scores[doc] += value
         entity_docs = self._entity_boosts(query, scores)
+        if not self._asks_about_past(query, entity_docs):
+            for doc in list(scores):
+                if self.articles[doc].kind == "cases":
+                    scores[doc] *= CASE_PRIOR_WITHOUT_CUES
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self.articles[item[0]].id))
         hits = [Hit(self.articles[doc], score) for doc, score in ranked[:limit] if score > 0]
         evidence, coverage = self._scope(query, hits, entity_docs)
         in_scope = bool(hits) and evidence >= MIN_EVIDENCE and coverage >= MIN_COVERAGE
         return SearchResult(query, hits, in_scope, evidence, coverage)
+
+    def _asks_about_past(self, query: Query, entity_docs: set[int]) -> bool:
+        if query.years or query.has("what_happened"):
+            return True
+        return any(self.articles[doc].kind == "cases" for doc in entity_docs)
 
     def _entity_boosts(self, query: Query, scores: dict[int, float]) -> set[int]:
         """Favour the article an entity in the question points to; returns those articles."""

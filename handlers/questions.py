@@ -1,0 +1,63 @@
+"""Free-text questions, related-article buttons and 👍/👎 feedback."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.context import JiynContext
+from bot.i18n import normalize_language
+from bot.services import feedback
+from handlers.replies import send_reply
+from knowledge.answer import answer_question, article_reply
+
+# Telegram caps a message at 4096 characters; longer input is not a question we can answer well.
+MAX_QUESTION_LENGTH = 1000
+
+
+def reply_language(update: Update, context: JiynContext) -> str | None:
+    """The user's saved choice, else Telegram's language_code; None lets the question decide."""
+    user = update.effective_user
+    return context.saved_language or normalize_language(user.language_code if user else None)
+
+
+async def answer_text(update: Update, context: JiynContext) -> None:
+    """Answer a question typed in the chat."""
+    message = update.effective_message
+    question = (message.text or "")[:MAX_QUESTION_LENGTH]
+    reply = answer_question(context.services.knowledge, question, reply_language(update, context))
+    await send_reply(message, reply)
+
+
+async def show_article(update: Update, context: JiynContext) -> None:
+    """Send the article a related-article button points to."""
+    query = update.callback_query
+    article_id = query.data.split(":", 2)[2]
+    reply = article_reply(context.services.knowledge, article_id, context.language)
+    if reply is None:
+        _ = context.gettext
+        await query.answer(_("This button is no longer active."))
+        return
+    await query.answer()
+    await send_reply(update.effective_message, reply)
+
+
+async def record_vote(update: Update, context: JiynContext) -> None:
+    """Store a 👍/👎 and take the vote buttons away so it is counted once."""
+    _ = context.gettext
+    query = update.callback_query
+    _prefix, _action, article_id, vote = query.data.split(":", 3)
+    if context.services.knowledge.get(article_id) is None:
+        await query.answer(_("This button is no longer active."))
+        return
+    await feedback.record_feedback(
+        context.services.sessions, article_id, vote == "up", context.language
+    )
+    await query.answer(_("Thank you! This helps us improve the answers."))
+    markup = query.message.reply_markup if query.message else None
+    if markup is not None:
+        kept = [
+            row
+            for row in markup.inline_keyboard
+            if not any((b.callback_data or "").startswith("kb:fb:") for b in row)
+        ]
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(kept) if kept else None)

@@ -1,0 +1,31 @@
+"""/rights: what to do when detained, straight away."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.context import JiynContext
+from handlers.replies import send_reply
+from knowledge.answer import article_reply
+
+RIGHTS_ARTICLE = "if-detained"
+
+
+async def show_rights(update: Update, context: JiynContext) -> None:
+    """Send the detention checklist."""
+    if update.callback_query:
+        await update.callback_query.answer()
+    reply = article_reply(context.services.knowledge, RIGHTS_ARTICLE, context.language)
+    await send_reply(update.effective_message, reply)
+
+
+async def prompt_question(update: Update, context: JiynContext) -> None:
+    """The "Ask a question" menu button: invite the person to type."""
+    _ = context.gettext
+    await update.callback_query.answer()
+    await update.effective_message.reply_html(
+        _(
+            "Write your question in your own words, for example: "
+            "<i>Do I need approval for a march?</i>"
+        )
+    )
