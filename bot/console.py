@@ -57,6 +57,8 @@ class ConsoleChat:
 
     def on_call(self, call: ApiCall) -> None:
         """Render one Bot API call of the bot, if it shows something to the person."""
+        if call.cancelled or call.method == "getUpdates":
+            return
         if not call.ok:
             self._print(f"   (the Bot API refused {call.method}: {call.description})")
             return
@@ -82,7 +84,9 @@ class ConsoleChat:
         elif call.method == "sendLocation":
             self._print(f"\nbot: 📍 {params.get('latitude')}, {params.get('longitude')}")
         elif call.method in ("sendPhoto", "sendDocument"):
-            caption = html_to_plain(params.get("caption") or "")
+            caption = params.get("caption") or ""
+            if params.get("parse_mode") == "HTML":
+                caption = html_to_plain(caption)
             self._print(f"\nbot: [{call.method[4:].lower()}] {caption}")
         elif call.method == "answerCallbackQuery" and params.get("text"):
             self._print(f"   ({params['text']})")

@@ -829,6 +829,9 @@ class LocalBotApi:
                 await self._sleep(fault.seconds)
             return web.json_response({"ok": True, "result": result}, dumps=_dumps)
         except _ApiError as error:
+            # An error nobody will read (the client already hung up, e.g. a long poll ended by
+            # a newer one during shutdown) is not a refusal of the bot's request.
+            transport = request.transport
             self._record(
                 method,
                 params,
@@ -836,6 +839,7 @@ class LocalBotApi:
                 description=error.description,
                 error_code=error.code,
                 injected=fault is not None and bool(fault.error_code),
+                cancelled=transport is None or transport.is_closing(),
             )
             body: JsonDict = {
                 "ok": False,

@@ -34,7 +34,8 @@ CONCEPTS_FILE = Path(__file__).resolve().parent / "concepts.yaml"
 FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "entity": 2.0, "body": 1.0}
 B = 0.75
 K1 = 1.2
-CONCEPT_WEIGHT = 1.0
+# Generic concepts ("where", "how much", "what to do", cities) help ranking less than topics.
+GENERIC_CONCEPT_WEIGHT = 0.5
 FUZZY_WEIGHT = 0.7
 # Entity boosts are added to the score; about one strong, rare term's worth.
 CITY_WHERE_BOOST = 4.0
@@ -248,7 +249,8 @@ class SearchIndex:
         self.concepts = ConceptDictionary(_concept_data())
         for article in kb.by_kind("venues"):
             if article.venue_list is not None:
-                self.concepts.add_city(article.venue_list.city, article.venue_list.city_name.values())
+                city = article.venue_list
+                self.concepts.add_city(city.city, city.city_name.values())
         self.articles: list[Article] = [kb.articles[key] for key in sorted(kb.articles)]
         self.postings: dict[str, dict[tuple[int, str], float]] = defaultdict(dict)
         self.strong_terms: list[set[str]] = [set() for _ in self.articles]
@@ -448,7 +450,8 @@ class SearchIndex:
                 scores[doc] += value
         for concept in query.concepts:
             term = f"@{concept}"
-            weight = self.idf.get(term, 0.0) * CONCEPT_WEIGHT
+            generic = self.concepts.scope.get(concept, 0.0) == 0
+            weight = self.idf.get(term, 0.0) * (GENERIC_CONCEPT_WEIGHT if generic else 1.0)
             best = {}
             for (doc, _lang), saturation in self.postings.get(term, {}).items():
                 best[doc] = max(best.get(doc, 0.0), weight * saturation)
@@ -465,6 +468,17 @@ class SearchIndex:
         in_scope = bool(hits) and evidence >= MIN_EVIDENCE and coverage >= MIN_COVERAGE
         return SearchResult(query, hits, in_scope, evidence, coverage)
 
+    def person_docs(self, token: QueryToken) -> set[int]:
+        """Cases naming a person this token names (inflected forms too: "Жыланбаевым")."""
+        docs: set[int] = set()
+        for reading in token.readings:
+            surface = fold_kazakh(reading.surface)
+            docs.update(self.people.get(surface, ()))
+            # Case endings follow the name: try the name as a prefix of the word.
+            for cut in range(len(surface) - 1, max(4, len(surface) - 4), -1):
+                docs.update(self.people.get(surface[:cut], ()))
+        return docs
+
     def _asks_about_past(self, query: Query, entity_docs: set[int]) -> bool:
         if query.years or query.has("what_happened"):
             return True
@@ -477,8 +491,8 @@ class SearchIndex:
         wants_place = query.has("where", "venue")
         person_hits: Counter[int] = Counter()
         for token in query.tokens:
-            for reading in token.readings:
-                for doc in self.people.get(fold_kazakh(reading.surface), ()):
+            if token.content:
+                for doc in self.person_docs(token):
                     person_hits[doc] += 1
         months = {int(c.split("_")[1]) for c in query.concepts if c.startswith("month_")}
         years = set(query.years)
@@ -500,6 +514,9 @@ class SearchIndex:
                 scores[doc] += boost
         return boosted
 
+    def _in_doc(self, term: str, doc: int) -> bool:
+        return any((doc, lang) in self.postings.get(term, {}) for lang in LANGUAGES)
+
     def _scope(self, query: Query, hits: list[Hit], entity_docs: set[int]) -> tuple[float, float]:
         """In-domain evidence of the question and how much of it the best article covers."""
         if not hits:
@@ -517,11 +534,9 @@ class SearchIndex:
             )
             weight = GENERIC_TOKEN_WEIGHT if generic else 1.0
             total += weight
-            hit_terms = [t for t in token.terms if any(d == top for d, _ in self.postings[t])]
-            hit_concepts = [
-                c for c in token.concepts if any(d == top for d, _ in self.postings.get(f"@{c}", {}))
-            ]
-            if hit_terms or hit_concepts:
+            hit_terms = [term for term in token.terms if self._in_doc(term, top)]
+            hit_concepts = [c for c in token.concepts if self._in_doc(f"@{c}", top)]
+            if hit_terms or hit_concepts or top in self.person_docs(token):
                 matched += weight * token.weight
             if not generic and not token.concepts and token.text.isalpha():
                 strong = any(t in self.strong_terms[top] for t in hit_terms)

@@ -1,0 +1,1 @@
+"""Benchmarks: retrieval quality and latency against a plain BM25 baseline."""

@@ -1,0 +1,492 @@
+"""From a question to a Reply: intents (detention alarm, MCI sum, article, no answer) and
+Telegram-HTML composition in the user's language."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+from bot.i18n import gettext_for, ngettext_for
+from knowledge.model import Article, KnowledgeBase, MciYear, Source
+from knowledge.search import Query, QueryToken, SearchResult, index_for
+from knowledge.text import fold_kazakh
+
+TELEGRAM_LIMIT = 4096
+MAX_RELATED_BUTTONS = 3
+BUTTON_LABEL_LIMIT = 40
+DETENTION_ARTICLE_ID = "if-detained"
+MCI_ARTICLE_ID = "mci"
+# The part of the detention article shown first: its opening paragraphs up to the first list.
+DETENTION_STEPS_LIMIT = 1200
+
+_TAG = re.compile(r"<[^>]+>")
+_BULLET = re.compile(r"^\s*(?:[•\-–*]|\d+[.)])\s+", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ReplyButton:
+    """An inline button: exactly one of callback_data, url or switch_inline_query is set."""
+
+    label: str
+    callback_data: str | None = None
+    url: str | None = None
+    switch_inline_query: str | None = None
+
+
+@dataclass
+class Reply:
+    """What the bot sends back: Telegram HTML, buttons, and what it is based on."""
+
+    language: str
+    topic: str | None
+    kind: str  # "article" | "computed" | "detention" | "no_answer"
+    html: str
+    buttons: list[list[ReplyButton]] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+
+
+def to_plain(reply: Reply) -> str:
+    """The reply's text without HTML tags, entities unescaped (for the CLI and logs)."""
+    return html.unescape(_TAG.sub("", reply.html))
+
+
+def answer_question(
+    kb: KnowledgeBase, question: str, language: str | None = None, *, today: date | None = None
+) -> Reply:
+    """Answer a free-text question; `language` None means: reply in the question's language."""
+    index = index_for(kb)
+    result = index.search(question)
+    reply_language = language or result.query.language
+    today = today or date.today()
+    if is_detention_report(result.query):
+        return detention_reply(kb, reply_language, result)
+    mci_request = parse_mci_request(result.query, today)
+    if mci_request is not None and kb.mci is not None:
+        count, year = mci_request
+        return mci_reply(kb, count, year, reply_language)
+    if result.top is not None:
+        reply = article_reply(kb, result.top.id, reply_language)
+        if reply is not None:
+            return reply
+    return no_answer_reply(reply_language)
+
+
+# -- intents ------------------------------------------------------------------------------------
+
+# Cues of a detention happening now or just now, as opposed to a question about the rules.
+_PERSONAL = {
+    "en": {"i", "me", "my", "we", "us", "our", "i'm", "im", "mine"},
+    "ru": {"я", "меня", "мне", "мы", "нас", "нам", "мой", "моя", "мое", "мои", "моего", "мою",
+           "моих", "моей", "моему", "наш", "наша", "наши", "нашего", "нашу", "наших"},
+    "kk": {"мен", "мени", "бизди", "биз", "менин", "биздин", "маган", "бизге"},
+}  # fmt: skip
+_RELATIVE_ROOTS = {
+    "en": ("sister", "brother", "friend", "husband", "wife", "son", "daughter", "mom", "mum",
+           "dad", "father", "mother", "parent", "colleague", "neighbo", "cousin", "relative",
+           "partner", "boyfriend", "girlfriend", "uncle", "aunt"),
+    "ru": ("брат", "сестр", "муж", "жен", "сын", "доч", "друг", "подруг", "мам", "пап", "отц",
+           "отец", "мать", "матер", "родител", "коллег", "сосед", "знаком", "родствен", "дяд",
+           "тет", "парн", "девушк"),
+    "kk": ("ага", "ини", "апке", "карындас", "синли", "дос", "куиеу", "аиел", "ул", "киз", "аке",
+           "ана", "бауир", "туис", "бала", "жолдас", "кариндас"),
+}  # fmt: skip
+_URGENT = {
+    "en": {"now", "just", "urgent", "urgently", "help", "sos", "currently", "right", "quick"},
+    "ru": {"сейчас", "только", "срочно", "помогите", "помощь", "sos", "прямо", "быстрее"},
+    "kk": {"казир", "жана", "тез", "комектесиниз", "комектесиндер", "комек", "дал"},
+}  # fmt: skip
+_HYPOTHETICAL = {
+    "en": {"if", "when", "can", "could", "may", "might", "would", "whether", "case", "will"},
+    "ru": {"если", "ли", "вдруг", "случае", "могут", "может", "можно", "имеют", "вправе", "когда"},
+    "kk": {"егер", "бола", "ма", "ме", "ба", "бе", "па", "пе", "мүмкін", "мумкин"},
+}  # fmt: skip
+_QUESTION_WORDS = {
+    "en": {"why", "how", "what", "who", "which", "when", "where", "were", "was", "did", "are"},
+    "ru": {"почему", "зачем", "как", "что", "кто", "какой", "какие", "сколько", "когда", "где"},
+    "kk": {"неге", "калаи", "не", "кім", "ким", "кандаи", "канша", "кашан", "каида", "нелiктен"},
+}  # fmt: skip
+# Finite-verb endings of a detention word (not the noun "задержание"/"detention"/"ұстау").
+_RU_VERB_ENDINGS = ("ли", "ла", "л", "ют", "ет", "ят", "ит", "ат", "ан", "ана", "аны", "ано",
+                    "ен", "ена", "ены", "ся", "сь")  # fmt: skip
+_EN_EVENT_FORMS = re.compile(r"(ed|ing)$|^(taken|took|held|caught|got)$")
+_KK_PAST_ENDINGS = ("ди", "ти", "дим", "тим", "дик", "тик", "диниз", "тиниз", "жатир")
+_KK_AUXILIARIES = {"алди", "кетти", "акетти", "жатир", "жатирмиз", "отир", "алип"}
+_KK_CONDITIONAL = ("са", "се", "саниз", "сениз", "сам", "сем")
+
+
+def _folded(token: QueryToken) -> str:
+    return fold_kazakh(token.text)
+
+
+def _surface(token: QueryToken, language: str) -> str:
+    """The token as read in `language` (Latin words transliterated; Kazakh folded)."""
+    for reading in token.readings:
+        if reading.language == language:
+            return fold_kazakh(reading.surface) if language == "kk" else reading.surface
+    return _folded(token) if language == "kk" else token.text
+
+
+def _event_at(token: QueryToken, surfaces: list[str], position: int, language: str) -> str:
+    """'event' for a finite detention verb, 'conditional' for -са/-се, '' otherwise."""
+    if not token.concepts & {"detention", "arrest"}:
+        return ""
+    following = surfaces[position + 1] if position + 1 < len(surfaces) else ""
+    kk_word = _surface(token, "kk")
+    if any(reading.language == "kk" for reading in token.readings):
+        if kk_word.endswith(_KK_CONDITIONAL) or following.endswith(_KK_CONDITIONAL):
+            return "conditional"
+        if kk_word.endswith(_KK_PAST_ENDINGS) or following in _KK_AUXILIARIES:
+            return "event"
+        if following.endswith(_KK_PAST_ENDINGS) and len(following) <= 7:
+            return "event"
+    if any(reading.language == "ru" for reading in token.readings):
+        ru_word = _surface(token, "ru")
+        if ru_word.endswith(_RU_VERB_ENDINGS) and not ru_word.endswith(("ние", "ния")):
+            return "event"
+    if language == "en" and _EN_EVENT_FORMS.search(token.text):
+        return "event"
+    return ""
+
+
+def is_detention_report(query: Query) -> bool:
+    """True when the message says someone is being or was just detained (not a rules question).
+
+    Looks at grammar cues, not phrases: a detention verb in a finite past or present form, no
+    condition or modal before it ("if", "can", "если", "егер", -са/-се), not about past years,
+    and someone concrete (I, my sister, меня, досым) or urgency, or not a question at all.
+    """
+    language = query.language
+    tokens = query.tokens
+    surfaces = [_surface(token, language) for token in tokens]
+    hypothetical = {fold_kazakh(word) for word in _HYPOTHETICAL[language]}
+    event = False
+    for position, token in enumerate(tokens):
+        found = _event_at(token, surfaces, position, language)
+        if found == "conditional":
+            return False
+        if found == "event":
+            if hypothetical & set(surfaces[:position]):
+                return False
+            event = True
+            break
+    if not event or query.years:
+        return False
+    words = set(surfaces) | {token.text for token in tokens}
+    personal = bool(words & {fold_kazakh(w) for w in _PERSONAL[language]}) or any(
+        word.startswith(_RELATIVE_ROOTS[language]) and len(word) > 2 for word in surfaces
+    )
+    if not personal and query.has("how_much", "what_happened"):
+        return False
+    urgent = bool(words & {fold_kazakh(w) for w in _URGENT[language]})
+    asking = "?" in query.text or bool(words & {fold_kazakh(w) for w in _QUESTION_WORDS[language]})
+    return personal or urgent or not asking
+
+
+_LAST_YEAR = re.compile(r"(прошл\w* год|last year|былтыр|өткен жыл|откен жил)")
+_THIS_YEAR = re.compile(r"(этом году|текущ\w* год|this year|current|биыл|осы жыл|биил)")
+
+
+def parse_mci_request(query: Query, today: date) -> tuple[int, int] | None:
+    """(count, year) when the question asks what an MCI amount is in tenge, else None.
+
+    "30 МРП в 2026 году" → (30, 2026); "2026 жылы 50 АЕК" → (50, 2026); "What is the MCI?" →
+    (1, current year). A question about fines in MCI without an amount is left to the articles.
+    """
+    if "mci" not in query.concepts:
+        return None
+    tokens = query.tokens
+    count: int | None = None
+    for position, token in enumerate(tokens):
+        if "mci" not in token.concepts:
+            continue
+        for neighbour in (position - 1, position + 1):
+            if 0 <= neighbour < len(tokens):
+                text = tokens[neighbour].text
+                if text.isdigit() and not query.years.count(int(text)) and int(text) > 0:
+                    count = int(text)
+                    break
+        if count is not None:
+            break
+    years = query.years
+    lowered = query.text.lower()
+    if years:
+        year = years[0]
+    elif _LAST_YEAR.search(lowered):
+        year = today.year - 1
+    else:
+        year = today.year
+    if count is None:
+        # Without an amount, only "how much is the MCI (in a year)" is a computation; "what is
+        # the MCI" or "fines in MCI for a rally" are for the articles.
+        asks_value = (
+            bool(years) or query.has("how_much", "tenge") or bool(_THIS_YEAR.search(lowered))
+        )
+        other_domain = {
+            concept
+            for concept in query.concepts
+            if concept not in {"mci", "tenge", "how_much"} and not concept.startswith("city:")
+        }
+        if other_domain or not asks_value:
+            return None
+        count = 1
+    return count, year
+
+
+# -- composing ------------------------------------------------------------------------------------
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _format_number(value: int, language: str) -> str:
+    return format_decimal(value, locale=language)
+
+
+def _format_day(day: date, language: str) -> str:
+    return format_date(day, format="long", locale=language)
+
+
+def _source_date(value: str, language: str, gettext: Callable[[str], str]) -> str:
+    if value == "n.d.":
+        return gettext("n.d.")
+    try:
+        return _format_day(date.fromisoformat(value), language)
+    except ValueError:
+        return value
+
+
+def _shorten(label: str, limit: int = BUTTON_LABEL_LIMIT) -> str:
+    label = " ".join(label.split())
+    if len(label) <= limit:
+        return label
+    cut = label[: limit - 1].rsplit(" ", 1)[0].rstrip(",.;:–- ")
+    return f"{cut or label[: limit - 1]}…"
+
+
+def _sources_block(sources: list[Source], language: str, budget: int) -> str:
+    """The "Sources:" list; drops sources from the end to stay within `budget` characters."""
+    _ = gettext_for(language)
+    ngettext = ngettext_for(language)
+    lines = [
+        f'• <a href="{_escape(source.url)}">{_escape(source.title)}</a> — '
+        f"{_escape(_source_date(source.date, language, _))}"
+        for source in sources
+    ]
+    heading = "<b>" + _escape(_("Sources:")) + "</b>"
+    kept = list(lines)
+    while kept:
+        omitted = len(lines) - len(kept)
+        tail = []
+        if omitted:
+            more = ngettext("…and {count} more source", "…and {count} more sources", omitted)
+            tail.append(_escape(more.format(count=omitted)))
+        block = "\n".join([heading, *kept, *tail])
+        if len(block) <= budget:
+            return block
+        kept.pop()
+    return heading if len(heading) <= budget else ""
+
+
+def _checked_line(checked: date | None, language: str) -> str:
+    if checked is None:
+        return ""
+    _ = gettext_for(language)
+    text = _("Checked on {date}").format(date=_format_day(checked, language))
+    return "<i>" + _escape(text) + "</i>"
+
+
+def _uncertain_line(language: str) -> str:
+    _ = gettext_for(language)
+    text = _("Part of this is uncertain. Check it with a lawyer or the official source.")
+    return f"<i>⚠️ {_escape(text)}</i>"
+
+
+def _assemble(parts: list[str], sources: list[Source], language: str, footer: list[str]) -> str:
+    """Join the parts, then as many sources as fit under Telegram's limit, then the footer."""
+    head = "\n\n".join(part for part in parts if part)
+    tail = "\n".join(part for part in footer if part)
+    budget = TELEGRAM_LIMIT - len(head) - len(tail) - 4
+    if budget < 0:  # a body too long for one message: cut it, keep the footer
+        head = head[: TELEGRAM_LIMIT - len(tail) - 8].rsplit("\n", 1)[0]
+        budget = 0
+    block = _sources_block(sources, language, budget) if sources else ""
+    return "\n\n".join(part for part in (head, block, tail) if part)
+
+
+def _related_buttons(kb: KnowledgeBase, article: Article, language: str) -> list[list[ReplyButton]]:
+    rows = []
+    for related_id in article.related:
+        related = kb.get(related_id)
+        if related is None:
+            continue
+        label = _shorten(related.text(language).title)
+        rows.append([ReplyButton(label, callback_data=f"kb:show:{related.id}")])
+        if len(rows) == MAX_RELATED_BUTTONS:
+            break
+    return rows
+
+
+def _feedback_row(article_id: str) -> list[ReplyButton]:
+    return [
+        ReplyButton("👍", callback_data=f"kb:fb:{article_id}:up"),
+        ReplyButton("👎", callback_data=f"kb:fb:{article_id}:down"),
+    ]
+
+
+def article_reply(kb: KnowledgeBase, article_id: str, language: str) -> Reply | None:
+    """The full answer of one article in `language`, or None when there is no such article."""
+    article = kb.get(article_id)
+    if article is None:
+        return None
+    text = article.text(language)
+    parts = [f"<b>{_escape(text.title)}</b>", _escape(text.body)]
+    if article.uncertain:
+        parts.append(_uncertain_line(language))
+    html_text = _assemble(
+        parts, list(article.sources), language, [_checked_line(article.checked, language)]
+    )
+    buttons = [*_related_buttons(kb, article, language), _feedback_row(article.id)]
+    return Reply(language, article.id, "article", html_text, buttons, list(article.sources))
+
+
+def _split_steps(body: str) -> tuple[str, str]:
+    """The first steps of an article (paragraphs up to its first list) and the rest."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", body.strip()) if p.strip()]
+    steps: list[str] = []
+    for paragraph in paragraphs:
+        if steps and len("\n\n".join([*steps, paragraph])) > DETENTION_STEPS_LIMIT:
+            break
+        steps.append(paragraph)
+        if _BULLET.search(paragraph):
+            break
+    rest = paragraphs[len(steps) :]
+    return "\n\n".join(steps), "\n\n".join(rest)
+
+
+def detention_reply(kb: KnowledgeBase, language: str, result: SearchResult | None = None) -> Reply:
+    """The alarm answer: first steps at once, the report button first, then the rest."""
+    _ = gettext_for(language)
+    article = kb.get(DETENTION_ARTICLE_ID)
+    if article is None and result is not None:
+        article = next((hit.article for hit in result.hits if hit.article.kind == "rights"), None)
+    report_row = [ReplyButton(_("Report a detention"), callback_data="report:start")]
+    heading = "<b>" + _escape(_("If someone is being detained now")) + "</b>"
+    prompt = _escape(_("Press “Report a detention” below: volunteers will see your report."))
+    if article is None:
+        html_text = "\n\n".join([heading, prompt])
+        return Reply(language, None, "detention", html_text, [report_row], [])
+    text = article.text(language)
+    steps, rest = _split_steps(text.body)
+    parts = [heading, _escape(steps), prompt]
+    if rest:
+        parts.append(f"<b>{_escape(text.title)}</b>\n{_escape(rest)}")
+    if article.uncertain:
+        parts.append(_uncertain_line(language))
+    html_text = _assemble(
+        parts, list(article.sources), language, [_checked_line(article.checked, language)]
+    )
+    buttons = [report_row, *_related_buttons(kb, article, language)]
+    return Reply(language, article.id, "detention", html_text, buttons, list(article.sources))
+
+
+def _mci_lines(entry: MciYear, count: int, language: str) -> list[str]:
+    _ = gettext_for(language)
+    year = str(entry.year)
+    if len(entry.periods) == 1:
+        value = entry.periods[0].value
+        lines = [
+            "<b>"
+            + _escape(
+                _("{count} MCI in {year} = {amount} tenge").format(
+                    count=_format_number(count, language),
+                    year=year,
+                    amount=_format_number(count * value, language),
+                )
+            )
+            + "</b>"
+        ]
+        if count != 1:
+            lines.append(
+                _escape(
+                    _("1 MCI in {year} = {value} tenge.").format(
+                        year=year, value=_format_number(value, language)
+                    )
+                )
+            )
+        return lines
+    lines = [
+        "<b>"
+        + _escape(
+            _("{count} MCI in {year}:").format(count=_format_number(count, language), year=year)
+        )
+        + "</b>"
+    ]
+    for period in entry.periods:
+        lines.append(
+            "• "
+            + _escape(
+                _("from {date}: {amount} tenge (1 MCI = {value} tenge)").format(
+                    date=_format_day(period.start, language),
+                    amount=_format_number(count * period.value, language),
+                    value=_format_number(period.value, language),
+                )
+            )
+        )
+    return lines
+
+
+def mci_reply(kb: KnowledgeBase, count: int, year: int, language: str) -> Reply:
+    """A computed answer: `count` MCI in tenge in `year` (each period when a year has several)."""
+    _ = gettext_for(language)
+    table = kb.mci
+    entry = table.year(year) if table is not None else None
+    buttons: list[list[ReplyButton]] = []
+    mci_article = kb.get(MCI_ARTICLE_ID)
+    if mci_article is not None:
+        label = _shorten(mci_article.text(language).title)
+        buttons.append([ReplyButton(label, callback_data=f"kb:show:{mci_article.id}")])
+    if entry is None:
+        known = [item.year for item in table.years] if table is not None else []
+        message = _("Our table has no MCI value for {year}.").format(year=year)
+        parts = [f"<b>{_escape(message)}</b>"]
+        if known:
+            listed = _("Years in the table: {years}.").format(years=", ".join(map(str, known)))
+            parts.append(_escape(listed))
+        parts.append(_escape(_("We do not guess the values of other years.")))
+        footer = [_checked_line(table.checked if table else None, language)]
+        html_text = _assemble(parts, [], language, footer)
+        return Reply(language, MCI_ARTICLE_ID, "computed", html_text, buttons, [])
+    parts = ["\n".join(_mci_lines(entry, count, language))]
+    if entry.note is not None and entry.note.get(language):
+        parts.append(_escape(entry.note.get(language)))
+    if entry.status == "uncertain":
+        parts.append(_uncertain_line(language))
+    footer = [_checked_line(table.checked if table else None, language)]
+    html_text = _assemble(parts, list(entry.sources), language, footer)
+    buttons.append(_feedback_row(MCI_ARTICLE_ID))
+    return Reply(language, MCI_ARTICLE_ID, "computed", html_text, buttons, list(entry.sources))
+
+
+def no_answer_reply(language: str) -> Reply:
+    """ "I have no answer", a hint to rephrase, and the topic menu."""
+    _ = gettext_for(language)
+    html_text = "\n".join(
+        [
+            "<b>" + _escape(_("Sorry, I have no answer to that.")) + "</b>",
+            _escape(_("Try asking in other words, or choose a topic below.")),
+        ]
+    )
+    buttons = [
+        [ReplyButton(_("Ask a question"), callback_data="menu:ask")],
+        [ReplyButton(_("Where to hold an assembly"), callback_data="menu:venues")],
+        [ReplyButton(_("If you are detained"), callback_data="menu:rights")],
+        [ReplyButton(_("Report a detention"), callback_data="menu:report")],
+    ]
+    return Reply(language, None, "no_answer", html_text, buttons, [])
