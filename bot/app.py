@@ -34,6 +34,7 @@ from handlers import (
     start,
     venues,
 )
+from knowledge.loader import load_knowledge
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,12 @@ def build_application(settings: Settings, *, token: str | None = None) -> JiynAp
     if not bot_token:
         raise ValueError("a bot token is needed to build the Application")
     engine = create_engine(settings.database_url)
-    services = Services(settings=settings, engine=engine, sessions=create_session_factory(engine))
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessions=create_session_factory(engine),
+        knowledge=load_knowledge(),
+    )
     application: JiynApplication = (
         ApplicationBuilder()
         .token(bot_token)

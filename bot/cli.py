@@ -119,6 +119,20 @@ def command_db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
+def command_ask(args: argparse.Namespace) -> int:
+    """Print the reply the bot would send to a question, HTML stripped."""
+    from knowledge.cli import ask_command
+
+    return ask_command(args.question, args.lang, args.json)
+
+
+def command_kb_check(_args: argparse.Namespace) -> int:
+    """Validate the knowledge base."""
+    from knowledge.cli import check_command
+
+    return check_command()
+
+
 def command_keygen(_args: argparse.Namespace) -> int:
     """Print a new encryption key for JIYN_ENCRYPTION_KEY."""
     from cryptography.fernet import Fernet
@@ -153,6 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     database_commands = database.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     database_commands.add_parser("upgrade", help="apply migrations").set_defaults(
         handler=command_db_upgrade
+    )
+
+    ask = commands.add_parser("ask", help="print the reply the bot would send to a question")
+    ask.add_argument(
+        "--lang", choices=["kk", "ru", "en"], help="reply language (default: the question's)"
+    )
+    ask.add_argument("--json", action="store_true", help="one JSON object per reply")
+    ask.add_argument("question", help="the question, or - to read one question per line from stdin")
+    ask.set_defaults(handler=command_ask)
+
+    knowledge = commands.add_parser("kb", help="knowledge base maintenance")
+    knowledge_commands = knowledge.add_subparsers(
+        dest="kb_command", metavar="ACTION", required=True
+    )
+    knowledge_commands.add_parser("check", help="validate the content").set_defaults(
+        handler=command_kb_check
     )
 
     keygen = commands.add_parser("keygen", help="print a new JIYN_ENCRYPTION_KEY")

@@ -34,8 +34,7 @@ CONCEPTS_FILE = Path(__file__).resolve().parent / "concepts.yaml"
 FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "entity": 2.0, "body": 1.0}
 B = 0.75
 K1 = 1.2
-# Generic concepts ("where", "how much", "what to do", cities) help ranking less than topics.
-GENERIC_CONCEPT_WEIGHT = 0.5
+CONCEPT_WEIGHT = 1.0
 FUZZY_WEIGHT = 0.7
 # Entity boosts are added to the score; about one strong, rare term's worth.
 CITY_WHERE_BOOST = 4.0
@@ -45,6 +44,9 @@ CASE_YEAR_BOOST = 1.0
 # Past cases illustrate the rules; they answer only questions that point at the past (a year, a
 # month, a person, "what happened"), so otherwise they rank below the rule articles.
 CASE_PRIOR_WITHOUT_CUES = 0.7
+# Likewise a city's venues answer questions that name a city; "where can I protest" without
+# one is for the general article on designated places.
+VENUES_PRIOR_WITHOUT_CITY = 0.7
 CASE_MONTH_BOOST = 2.5
 # The scope decision: enough in-domain evidence, and the best article must cover enough of the
 # question's content words.
@@ -450,18 +452,21 @@ class SearchIndex:
                 scores[doc] += value
         for concept in query.concepts:
             term = f"@{concept}"
-            generic = self.concepts.scope.get(concept, 0.0) == 0
-            weight = self.idf.get(term, 0.0) * (GENERIC_CONCEPT_WEIGHT if generic else 1.0)
+            weight = self.idf.get(term, 0.0) * CONCEPT_WEIGHT
             best = {}
             for (doc, _lang), saturation in self.postings.get(term, {}).items():
                 best[doc] = max(best.get(doc, 0.0), weight * saturation)
             for doc, value in best.items():
                 scores[doc] += value
         entity_docs = self._entity_boosts(query, scores)
-        if not self._asks_about_past(query, entity_docs):
-            for doc in list(scores):
-                if self.articles[doc].kind == "cases":
-                    scores[doc] *= CASE_PRIOR_WITHOUT_CUES
+        past = self._asks_about_past(query, entity_docs)
+        names_city = any(concept.startswith("city:") for concept in query.concepts)
+        for doc in list(scores):
+            kind = self.articles[doc].kind
+            if kind == "cases" and not past:
+                scores[doc] *= CASE_PRIOR_WITHOUT_CUES
+            elif kind == "venues" and not names_city:
+                scores[doc] *= VENUES_PRIOR_WITHOUT_CITY
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self.articles[item[0]].id))
         hits = [Hit(self.articles[doc], score) for doc, score in ranked[:limit] if score > 0]
         evidence, coverage = self._scope(query, hits, entity_docs)
@@ -510,6 +515,7 @@ class SearchIndex:
                 boost += CASE_YEAR_BOOST
                 if article.case.month in months:
                     boost += CASE_MONTH_BOOST
+                    boosted.add(doc)  # a month and a year name a case as well as a name does
             if boost and (scores.get(doc, 0.0) > 0 or doc in boosted):
                 scores[doc] += boost
         return boosted
@@ -538,7 +544,9 @@ class SearchIndex:
             hit_concepts = [c for c in token.concepts if self._in_doc(f"@{c}", top)]
             if hit_terms or hit_concepts or top in self.person_docs(token):
                 matched += weight * token.weight
-            if not generic and not token.concepts and token.text.isalpha():
+            # A word the best article has in its title or keywords (curated, in-domain words)
+            # or a proper name it mentions is evidence too, unless the word is generic.
+            if not generic and token.text.isalpha() and not token.corrected:
                 strong = any(t in self.strong_terms[top] for t in hit_terms)
                 proper = any(fold_kazakh(r.surface) in self.proper_names for r in token.readings)
                 if strong or proper:
@@ -552,7 +560,7 @@ def _is_function_word(token: str, language: str, readings: list[Reading]) -> boo
         return False
     for reading in readings:
         if reading.language == language:
-            return is_stopword(reading.surface if language != "kk" else token, language)
+            return is_stopword(reading.surface, language)
     return is_stopword(token, language)
 
 

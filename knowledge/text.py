@@ -72,7 +72,8 @@ STOPWORDS: dict[str, frozenset[str]] = {
         сіздің не неге қалай қанша қай қайда қашан кім кімге кімнің қандай неше ма ме ба бе па
         пе ғой да де та те және үшін деген бар жоқ керек болады бола болған болса ала алады
         ғана осы сол бұл мына әр барлық еді екен туралы бойынша дейін кейін бірақ немесе егер
-        онда сонда иә емес арқылы қарай бері тағы өз өзі шын жылы жыл""".split()
+        онда сонда иә емес арқылы қарай бері тағы өз өзі шын жылы жыл сәлем салем
+        рахмет сау болыңыз ала алады алса алсам алсақ алып алмай алмайды алу алуға""".split()
     ),
     "en": frozenset(
         """the a an is are was were be been being am do does did i me my mine we us our you your
@@ -84,6 +85,8 @@ STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 _KK_STOP_FOLDED = frozenset(word.translate(_KAZAKH_FOLD) for word in STOPWORDS["kk"])
+# Kazakh verbs of "do / be / can" in any form ("істеймін", "болады", "алады") carry no topic.
+_KK_STOP_STEMS = frozenset({"ист", "истеи", "бол", "болад", "жаса", "жасаи"})
 
 # Folded Kazakh suffixes with the sounds they may follow (Kazakh suffixes change their first
 # consonant to agree with the stem's last sound, so the condition tells a case ending from the
@@ -257,7 +260,11 @@ def stem(word: str, language: str) -> str:
 def is_stopword(word: str, language: str) -> bool:
     """True for function words of `language` (Kazakh compared folded)."""
     if language == "kk":
-        return fold_kazakh(word) in _KK_STOP_FOLDED
+        folded = fold_kazakh(word)
+        return folded in _KK_STOP_FOLDED or (
+            folded[:3] in {"ист", "бол", "жас"}
+            and any(stem in _KK_STOP_STEMS for stem in kazakh_stem_candidates(word))
+        )
     return word in STOPWORDS.get(language, frozenset())
 
 
