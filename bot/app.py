@@ -18,16 +18,22 @@ from telegram.ext import (
     filters,
 )
 
+from bot import jobs
 from bot.config import Settings
 from bot.context import JiynContext, Services
+from bot.crypto import Cipher
 from bot.db import create_engine, create_session_factory
 from bot.i18n import LANGUAGES, N_, gettext_for
+from bot.persistence import DatabasePersistence
+from bot.services.notify import VolunteerNotifier
+from bot.services.reports import ReportService
 from handlers import (
     errors,
     fallback,
     inline,
     language,
     middleware,
+    my_data,
     questions,
     report,
     rights,
@@ -44,6 +50,8 @@ BOT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("venues", N_("Where assemblies may be held")),
     ("rights", N_("If you are detained")),
     ("report", N_("Report a detention")),
+    ("myreports", N_("My reports and their status")),
+    ("forget", N_("Delete my data")),
     ("language", N_("Change the language")),
     ("help", N_("How to use the bot")),
 )
@@ -64,6 +72,36 @@ async def register_commands(application: JiynApplication) -> None:
 
 async def _post_init(application: JiynApplication) -> None:
     await register_commands(application)
+    services: Services = application.bot_data["services"]
+    settings = services.settings
+    if settings.volunteer_chat_id is not None:
+        knowledge = services.knowledge
+
+        def city_name(city: str, language: str) -> str:
+            article = knowledge.get(f"venues-{city}")
+            if article is None or article.venue_list is None:
+                return city
+            return article.venue_list.city_name.get(language)
+
+        async def send(chat_id: int, text: str) -> object:
+            return await application.bot.send_message(chat_id, text, parse_mode="HTML")
+
+        services.notifier = VolunteerNotifier(
+            services.sessions,
+            send,
+            settings.volunteer_chat_id,
+            settings.default_language,
+            settings.timezone,
+            city_name,
+        )
+        services.notifier.start()
+    jobs.schedule(application)
+
+
+async def _post_stop(application: JiynApplication) -> None:
+    services: Services = application.bot_data["services"]
+    if services.notifier is not None:
+        await services.notifier.stop()
 
 
 async def _post_shutdown(application: JiynApplication) -> None:
@@ -75,6 +113,15 @@ def add_handlers(application: JiynApplication) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, middleware.load_user), group=-1)
 
+    # The report conversation comes first: while a report is being written, its answers are
+    # not questions for the knowledge base.
+    application.add_handler(report.report_conversation())
+    application.add_handler(CommandHandler("cancel", report.cancel_report))
+    application.add_handler(CommandHandler("myreports", my_data.list_reports))
+    application.add_handler(CommandHandler("forget", my_data.ask_forget))
+    application.add_handler(
+        CallbackQueryHandler(my_data.confirm_forget, pattern=r"^forget:(confirm|keep)$")
+    )
     application.add_handler(CommandHandler("start", start.show_start))
     application.add_handler(CommandHandler("help", start.show_help))
     application.add_handler(CommandHandler("language", language.ask_language))
@@ -84,13 +131,9 @@ def add_handlers(application: JiynApplication) -> None:
     )
     application.add_handler(CommandHandler("venues", venues.ask_city))
     application.add_handler(CommandHandler("rights", rights.show_rights))
-    application.add_handler(CommandHandler("report", report.start_report))
     application.add_handler(CallbackQueryHandler(rights.prompt_question, pattern=r"^menu:ask$"))
     application.add_handler(CallbackQueryHandler(venues.ask_city, pattern=r"^menu:venues$"))
     application.add_handler(CallbackQueryHandler(rights.show_rights, pattern=r"^menu:rights$"))
-    application.add_handler(
-        CallbackQueryHandler(report.start_report, pattern=r"^(menu:report|report:start)$")
-    )
     application.add_handler(
         CallbackQueryHandler(venues.show_city, pattern=r"^venues:city:[a-z-]+$")
     )
@@ -125,19 +168,33 @@ def build_application(settings: Settings, *, token: str | None = None) -> JiynAp
     if not bot_token:
         raise ValueError("a bot token is needed to build the Application")
     engine = create_engine(settings.database_url)
+    sessions = create_session_factory(engine)
+    cipher = Cipher(settings.encryption_keys)
+    reports = ReportService(sessions, cipher)
     services = Services(
         settings=settings,
         engine=engine,
-        sessions=create_session_factory(engine),
+        sessions=sessions,
         knowledge=load_knowledge(),
+        cipher=cipher,
+        reports=reports,
     )
+    from bot.http import TelegramRateLimiter, make_get_updates_request, make_request
+    from bot.processing import ChatOrderedUpdateProcessor
+
     application: JiynApplication = (
         ApplicationBuilder()
         .token(bot_token)
         .base_url(f"{settings.api_base_url}/bot")
         .base_file_url(f"{settings.api_base_url}/file/bot")
+        .concurrent_updates(ChatOrderedUpdateProcessor())
+        .request(make_request())
+        .get_updates_request(make_get_updates_request())
+        .rate_limiter(TelegramRateLimiter())
         .context_types(ContextTypes(context=JiynContext))
+        .persistence(DatabasePersistence(reports))
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )

@@ -70,7 +70,7 @@ def command_run(args: argparse.Namespace) -> int:
     if bool(args.webhook_url) != bool(args.listen):
         print("jiyn: --webhook-url and --listen go together", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(logging.INFO, secrets=[settings.bot_token, settings.encryption_key.decode()])
+    configure_logging(logging.INFO, secrets=settings.secrets)
     _upgrade_with_retries(settings)
 
     from telegram import Update
@@ -102,7 +102,7 @@ def command_console(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     configure_logging(
         logging.INFO,
-        secrets=[settings.encryption_key.decode()],
+        secrets=settings.secrets,
         filename=str(settings.data_dir / "console.log"),
     )
     _upgrade_with_retries(settings)

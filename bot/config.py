@@ -6,7 +6,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,9 +37,21 @@ class Settings:
     data_dir: Path
     admin_ids: frozenset[int]
     volunteer_chat_id: int | None
-    encryption_key: bytes = field(repr=False)
+    encryption_keys: tuple[bytes, ...]
+    retention_days: int
     default_language: str
     timezone: ZoneInfo
+
+    @property
+    def secrets(self) -> list[str]:
+        """Strings that must never appear in logs."""
+        found = [key.decode() for key in self.encryption_keys]
+        if self.bot_token:
+            found.append(self.bot_token)
+        password = urlsplit(self.database_url).password
+        if password:
+            found.append(password)
+        return found
 
     def __repr__(self) -> str:
         # Never show the token or the key, even in a debugger or a log line.
@@ -153,20 +165,22 @@ def _timezone(raw: str | None) -> ZoneInfo:
         ) from None
 
 
-def _encryption_key(raw: str | None, data_dir: Path, create: bool) -> bytes:
+def _encryption_keys(raw: str | None, data_dir: Path, create: bool) -> tuple[bytes, ...]:
     if raw is not None and raw.strip():
-        key = raw.strip().encode()
-        try:
-            Fernet(key)
-        except ValueError:
-            raise ConfigError(
-                "JIYN_ENCRYPTION_KEY: expected a 32-byte url-safe base64 key "
-                "(make one with: jiyn keygen)"
-            ) from None
-        return key
+        # "new,old": the first key encrypts, every key decrypts (see README, key rotation).
+        keys = tuple(part.strip().encode() for part in raw.split(",") if part.strip())
+        for key in keys:
+            try:
+                Fernet(key)
+            except ValueError:
+                raise ConfigError(
+                    "JIYN_ENCRYPTION_KEY: expected 32-byte url-safe base64 keys, comma-separated "
+                    "(make one with: jiyn keygen)"
+                ) from None
+        return keys
     key_file = data_dir / KEY_FILE_NAME
     if key_file.is_file():
-        return key_file.read_bytes().strip()
+        return (key_file.read_bytes().strip(),)
     key = Fernet.generate_key()
     if create:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -177,7 +191,16 @@ def _encryption_key(raw: str | None, data_dir: Path, create: bool) -> bytes:
             "without it the personal data in the database cannot be read.",
             key_file,
         )
-    return key
+    return (key,)
+
+
+def _positive_int(name: str, raw: str | None, default: int) -> int:
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name}: expected a whole number of days, at least 1")
+    return int(value)
 
 
 def load_settings(
@@ -205,7 +228,8 @@ def load_settings(
         data_dir=data_dir,
         admin_ids=_admin_ids(env.get("JIYN_ADMIN_IDS")),
         volunteer_chat_id=_chat_id(env.get("JIYN_VOLUNTEER_CHAT_ID")),
-        encryption_key=_encryption_key(env.get("JIYN_ENCRYPTION_KEY"), data_dir, create_files),
+        encryption_keys=_encryption_keys(env.get("JIYN_ENCRYPTION_KEY"), data_dir, create_files),
+        retention_days=_positive_int("JIYN_RETENTION_DAYS", env.get("JIYN_RETENTION_DAYS"), 90),
         default_language=_language(env.get("JIYN_DEFAULT_LANGUAGE")),
         timezone=_timezone(env.get("JIYN_TIMEZONE")),
     )

@@ -10,8 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
+from bot.crypto import Cipher
 from bot.db import SessionFactory
 from bot.i18n import choose_language, gettext_for, ngettext_for
+from bot.services.notify import VolunteerNotifier
+from bot.services.reports import ReportService
 from knowledge.model import KnowledgeBase
 
 if TYPE_CHECKING:
@@ -26,6 +29,9 @@ class Services:
     engine: AsyncEngine
     sessions: SessionFactory
     knowledge: KnowledgeBase
+    cipher: Cipher
+    reports: ReportService
+    notifier: VolunteerNotifier | None = None
 
 
 class JiynContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

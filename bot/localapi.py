@@ -421,6 +421,11 @@ class LocalBotApi:
         return self._polls_waiting
 
     @property
+    def pending_updates(self) -> int:
+        """Updates queued for the bot and not yet confirmed by a later getUpdates offset."""
+        return len(self._updates)
+
+    @property
     def requests_in_flight(self) -> int:
         """How many Bot API requests have arrived and are not answered yet."""
         return self._requests_in_flight

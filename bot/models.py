@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Enum, String
+from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -53,4 +53,78 @@ class Feedback(Base):
     article_id: Mapped[str] = mapped_column(String(64), index=True)
     helpful: Mapped[bool]
     language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReportStatus(enum.StrEnum):
+    """Where a report is in the volunteers' workflow."""
+
+    NEW = "new"
+    IN_REVIEW = "in_review"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    CLOSED = "closed"
+
+
+class Report(Base):
+    """A confirmed detention report. Every *_enc column is Fernet ciphertext (bot.crypto)."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.NEW.value, index=True)
+    urgent: Mapped[bool] = mapped_column(default=False)
+    reporter_role: Mapped[str] = mapped_column(String(16))
+    reporter_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    reporter_chat_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_language: Mapped[str] = mapped_column(String(8))
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    city: Mapped[str | None] = mapped_column(String(32), index=True)
+    location_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    people_count: Mapped[int | None] = mapped_column(Integer)
+    detained_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    police_unit_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    details_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    media_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    contact_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    contact_via_telegram: Mapped[bool] = mapped_column(default=True)
+    consent_to_contact: Mapped[bool] = mapped_column(default=False)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportDraft(Base):
+    """A report being written: the conversation's step and answers so far, encrypted, so a
+    restart or a crash in the middle loses nothing."""
+
+    __tablename__ = "report_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    owner_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    step: Mapped[int] = mapped_column(Integer)
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportEvent(Base):
+    """History and audit trail of a report: who did what, when. detail_enc may hold notes."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -28,6 +28,8 @@ async def polling(application: JiynApplication, *, poll_timeout: int = 10) -> As
             await application.updater.stop()
         if application.running:
             await application.stop()
+            if application.post_stop:
+                await application.post_stop(application)
         await application.shutdown()
         if application.post_shutdown:
             await application.post_shutdown(application)

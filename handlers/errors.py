@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import Update
@@ -49,9 +50,10 @@ async def handle_error(update: object, context: JiynContext) -> None:
     if update.effective_chat.type != "private" and update.callback_query is None:
         return
     _ = context.gettext
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()  # it may have been answered already
     try:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
         await context.bot.send_message(
             update.effective_chat.id,
             _(

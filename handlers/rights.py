@@ -15,6 +15,11 @@ async def show_rights(update: Update, context: JiynContext) -> None:
     """Send the detention checklist."""
     if update.callback_query:
         await update.callback_query.answer()
+    await send_checklist(update, context)
+
+
+async def send_checklist(update: Update, context: JiynContext) -> None:
+    """The detention checklist, as part of another answer."""
     reply = article_reply(context.services.knowledge, RIGHTS_ARTICLE, context.language)
     await send_reply(update.effective_message, reply)
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import JiynContext
-from handlers import report
 from handlers.keyboards import main_menu
 
 
 async def show_start(update: Update, context: JiynContext) -> None:
-    """Greet the user and show the topic menu; `/start report` (a deep link) opens a report."""
-    if context.args and context.args[0] == "report":
-        await report.start_report(update, context)
-        return
+    """Greet the user and show the topic menu."""
     _ = context.gettext
     await update.effective_message.reply_html(
         _(

@@ -39,7 +39,7 @@ FUZZY_WEIGHT = 0.7
 # Entity boosts are added to the score; about one strong, rare term's worth.
 CITY_WHERE_BOOST = 4.0
 SANCTION_NUMBER_BOOST = 4.0
-PERSON_BOOST = 3.0
+PERSON_BOOST = 6.0
 CASE_YEAR_BOOST = 1.0
 # Past cases illustrate the rules; they answer only questions that point at the past (a year, a
 # month, a person, "what happened"), so otherwise they rank below the rule articles.
@@ -54,6 +54,7 @@ MIN_EVIDENCE = 1.0
 MIN_COVERAGE = 0.5
 GENERIC_TOKEN_WEIGHT = 0.5
 STRONG_TERM_EVIDENCE = 0.5
+RARE_TERM_IDF = 2.5  # about: in at most 1 article in 12
 ENTITY_EVIDENCE = 1.0
 
 _YEAR = re.compile(r"^(19[89]\d|20\d\d)$")
@@ -78,6 +79,7 @@ class QueryToken:
     terms: list[str] = field(default_factory=list)
     concepts: set[str] = field(default_factory=set)
     corrected: str | None = None
+    original_readings: list[Reading] = field(default_factory=list)
 
     @property
     def weight(self) -> float:
@@ -129,7 +131,7 @@ class SearchResult:
         return self.hits[0].article if self.in_scope and self.hits else None
 
 
-PatternKey = tuple[str, str]  # ("s", stem) or ("p", prefix)
+PatternKey = tuple[str, str]  # ("s", stem), ("w", word) or ("p", prefix)
 
 
 class ConceptDictionary:
@@ -146,6 +148,7 @@ class ConceptDictionary:
             lang: defaultdict(list) for lang in LANGUAGES
         }
         self._stems: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
+        self._words: set[str] = set()
         self._prefixes: dict[str, dict[str, set[str]]] = {
             lang: defaultdict(set) for lang in LANGUAGES
         }
@@ -171,9 +174,14 @@ class ConceptDictionary:
             prefix = _fold(part[:-1], lang)
             self._prefixes[lang][prefix[:2]].add(prefix)
             return ("p", prefix)
+        self.vocabulary[lang].add(_fold(part, lang))
+        if lang == "en":
+            # English has few forms and its stemmer merges too much ("parking" ~ "park"):
+            # entries list their forms and match as written.
+            self._words.add(part)
+            return ("w", part)
         stemmed = stem(part, lang)
         self._stems[lang].add(stemmed)
-        self.vocabulary[lang].add(_fold(part, lang))
         return ("s", stemmed)
 
     def _add(self, concept: str, lang: str, entry: str) -> None:
@@ -196,6 +204,8 @@ class ConceptDictionary:
         if found is None:
             lang = reading.language
             keys = {("s", c) for c in reading.stems if c in self._stems[lang]}
+            if lang == "en" and reading.surface in self._words:
+                keys.add(("w", reading.surface))
             for prefix in self._prefixes[lang].get(reading.surface[:2], ()):
                 if reading.surface.startswith(prefix):
                     keys.add(("p", prefix))
@@ -230,7 +240,8 @@ def _fold(word: str, lang: str) -> str:
 
 @cache
 def _concept_data() -> dict[str, Any]:
-    return yaml.safe_load(CONCEPTS_FILE.read_text(encoding="utf-8")) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(CONCEPTS_FILE.read_text(encoding="utf-8"), Loader=loader) or {}
 
 
 def _content_reading(token: str, lang: str) -> Reading:
@@ -340,7 +351,8 @@ class SearchIndex:
                 for name in names:
                     for token in tokenize(name):
                         if len(token) >= 3:
-                            self.people[fold_kazakh(token)].add(doc)
+                            for key in _name_keys(token):
+                                self.people[key].add(doc)
         for lang in LANGUAGES:
             text = article.texts.get(lang)
             if text is None:
@@ -429,6 +441,7 @@ class SearchIndex:
         _, _, lang, word = best
         corrected = self._reading(lang, word)
         query_token.corrected = word
+        query_token.original_readings = query_token.readings
         query_token.readings = [corrected]
         query_token.terms = self._terms([corrected])
         query_token.concepts = self.concepts.match([[corrected]])[0]
@@ -476,12 +489,11 @@ class SearchIndex:
     def person_docs(self, token: QueryToken) -> set[int]:
         """Cases naming a person this token names (inflected forms too: "Жыланбаевым")."""
         docs: set[int] = set()
-        for reading in token.readings:
-            surface = fold_kazakh(reading.surface)
-            docs.update(self.people.get(surface, ()))
-            # Case endings follow the name: try the name as a prefix of the word.
-            for cut in range(len(surface) - 1, max(4, len(surface) - 4), -1):
-                docs.update(self.people.get(surface[:cut], ()))
+        for reading in token.original_readings or token.readings:
+            if reading.language == "num" or len(reading.surface) < 3:
+                continue
+            for key in _name_keys(reading.surface):
+                docs.update(self.people.get(key, ()))
         return docs
 
     def _asks_about_past(self, query: Query, entity_docs: set[int]) -> bool:
@@ -544,10 +556,12 @@ class SearchIndex:
             hit_concepts = [c for c in token.concepts if self._in_doc(f"@{c}", top)]
             if hit_terms or hit_concepts or top in self.person_docs(token):
                 matched += weight * token.weight
-            # A word the best article has in its title or keywords (curated, in-domain words)
-            # or a proper name it mentions is evidence too, unless the word is generic.
-            if not generic and token.text.isalpha() and not token.corrected:
-                strong = any(t in self.strong_terms[top] for t in hit_terms)
+            # A rare word the best article has in its title or keywords (curated, in-domain
+            # words) or a proper name it mentions is evidence too; concept words count above.
+            if not token.concepts and token.text.isalpha() and not token.corrected:
+                strong = any(
+                    t in self.strong_terms[top] and self.idf[t] >= RARE_TERM_IDF for t in hit_terms
+                )
                 proper = any(fold_kazakh(r.surface) in self.proper_names for r in token.readings)
                 if strong or proper:
                     evidence += STRONG_TERM_EVIDENCE
@@ -562,6 +576,12 @@ def _is_function_word(token: str, language: str, readings: list[Reading]) -> boo
         if reading.language == language:
             return is_stopword(reading.surface, language)
     return is_stopword(token, language)
+
+
+def _name_keys(word: str) -> set[str]:
+    """Forms a name is found by: as written, and its Russian and Kazakh stems (all folded), so
+    "Жыланбаевым", "Тулесовой" and "Төлесоваға" meet "Жыланбаев", "Тулесова", "Төлесова"."""
+    return {fold_kazakh(word), fold_kazakh(stem(word, "ru")), stem(word, "kk")}
 
 
 def _deletes(word: str) -> set[str]:

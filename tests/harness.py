@@ -62,3 +62,90 @@ async def run_bot(api: LocalBotApi, settings: Settings) -> AsyncIterator[Running
     application = build_application(settings)
     async with polling(application, poll_timeout=1):
         yield RunningBot(api=api, application=application, settings=settings)
+
+
+def bot_is_idle(bot: RunningBot) -> bool:
+    """Every update delivered and handled, and no Bot API call but the long poll in flight."""
+    application, api = bot.application, bot.api
+    busy = getattr(application.update_processor, "sequences_in_progress", 0)
+    return (
+        api.pending_updates == 0
+        and api.polls_waiting >= 1
+        and api.requests_in_flight == api.polls_waiting
+        and application.update_queue.empty()
+        and not busy
+    )
+
+
+async def settle(bot: RunningBot, since: int, *, timeout: float = 10.0) -> list[ApiCall]:
+    """Wait until the bot has handled everything sent so far and answered; returns the calls it
+    made after `since`. Synchronisation only: nothing here asserts speed."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    idle_checks = 0
+    while loop.time() < deadline:
+        await asyncio.sleep(0.02)
+        idle_checks = idle_checks + 1 if bot_is_idle(bot) else 0
+        if idle_checks >= 3:
+            return [c for c in bot.api.calls[since:] if c.method != "getUpdates"]
+    raise TimeoutError(f"the bot did not settle; calls since {since}: {bot.api.calls[since:]}")
+
+
+def find_button_message(api: LocalBotApi, chat_id: int, callback_data: str) -> dict[str, Any]:
+    """The newest bot message in the chat that offers this button."""
+    for message in reversed(api.bot_messages(chat_id)):
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        if any(button.get("callback_data") == callback_data for row in rows for button in row):
+            return message
+    raise AssertionError(f"no message in chat {chat_id} offers {callback_data!r}")
+
+
+class Person:
+    """A Telegram user talking to the running bot, one action at a time."""
+
+    def __init__(self, bot: RunningBot, user: dict[str, Any]) -> None:
+        self.bot = bot
+        self.user = user
+
+    @property
+    def chat_id(self) -> int:
+        return self.user["id"]
+
+    async def says(self, text: str) -> list[ApiCall]:
+        mark = self.bot.api.mark()
+        self.bot.api.send_text(self.user, text)
+        return await settle(self.bot, mark)
+
+    async def taps(self, callback_data: str) -> list[ApiCall]:
+        message = find_button_message(self.bot.api, self.chat_id, callback_data)
+        mark = self.bot.api.mark()
+        self.bot.api.press_button(self.user, message, callback_data)
+        return await settle(self.bot, mark)
+
+    async def sends_location(self, latitude: float, longitude: float) -> list[ApiCall]:
+        mark = self.bot.api.mark()
+        self.bot.api.send_location(self.user, latitude, longitude)
+        return await settle(self.bot, mark)
+
+    async def sends_photo(self) -> list[ApiCall]:
+        mark = self.bot.api.mark()
+        self.bot.api.send_photo(self.user)
+        return await settle(self.bot, mark)
+
+    async def sends_contact(self, phone: str) -> list[ApiCall]:
+        mark = self.bot.api.mark()
+        self.bot.api.send_contact(self.user, phone, self.user.get("first_name", "Me"))
+        return await settle(self.bot, mark)
+
+    def last_text(self) -> str:
+        messages = [m for m in self.bot.api.bot_messages(self.chat_id) if m.get("text")]
+        return messages[-1]["text"] if messages else ""
+
+    def texts(self, calls: list[ApiCall]) -> str:
+        return "\n".join(
+            str(c.params.get("text", ""))
+            for c in calls
+            if c.method in ("sendMessage", "editMessageText")
+        )

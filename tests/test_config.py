@@ -34,9 +34,9 @@ def test_defaults(tmp_path: Path) -> None:
 def test_generated_key_is_kept_in_the_data_dir(tmp_path: Path) -> None:
     first = _load(tmp_path)
     second = _load(tmp_path)
-    assert first.encryption_key == second.encryption_key
+    assert first.encryption_keys == second.encryption_keys
     key_file = tmp_path / "data" / "encryption.key"
-    assert key_file.read_bytes().strip() == first.encryption_key
+    assert (key_file.read_bytes().strip(),) == first.encryption_keys
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 
 
@@ -81,6 +81,8 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path) -> None:
         ("JIYN_ENCRYPTION_KEY", "short"),
         ("JIYN_DEFAULT_LANGUAGE", "de"),
         ("JIYN_TIMEZONE", "Mars/Olympus"),
+        ("JIYN_RETENTION_DAYS", "0"),
+        ("JIYN_ENCRYPTION_KEY", GOOD_KEY + ",bad"),
     ],
 )
 def test_wrong_values_name_the_variable(tmp_path: Path, variable: str, value: str) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.db import SessionFactory
-from bot.i18n import normalize_language
+from bot.i18n import choose_language, normalize_language
 from bot.models import Role, User
 
 
@@ -47,3 +47,19 @@ async def saved_language(sessions: SessionFactory, telegram_id: int) -> str | No
     """The language the user chose with /language, if any."""
     async with sessions() as session:
         return await session.scalar(select(User.language).where(User.telegram_id == telegram_id))
+
+
+async def forget_user(sessions: SessionFactory, telegram_id: int) -> bool:
+    """Delete the user's row (language choice); True if there was one."""
+    async with sessions.begin() as session:
+        result = await session.execute(delete(User).where(User.telegram_id == telegram_id))
+        return bool(result.rowcount)
+
+
+async def user_language(sessions: SessionFactory, telegram_id: int, default: str) -> str:
+    """The language to write to a user in when they did not just send an update."""
+    async with sessions() as session:
+        user = await session.get(User, telegram_id)
+    if user is None:
+        return default
+    return choose_language(user.language, user.telegram_language, default)

@@ -1,0 +1,371 @@
+"""Detention reports: drafts that survive restarts, submission with a reference code, the
+reporter's own list, /forget and the retention purge. Personal fields are always encrypted."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from bot.crypto import Cipher
+from bot.db import SessionFactory
+from bot.models import Report, ReportDraft, ReportEvent, ReportStatus, utcnow
+
+# No 0/O, 1/I/L: codes are read aloud over the phone and copied from screenshots.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 4
+
+MAX_NAME = 200
+MAX_PLACE = 300
+MAX_POLICE = 300
+MAX_DETAILS = 3000
+MAX_PHONE = 32
+MAX_MEDIA = 10
+MAX_PEOPLE = 100_000
+REPORTS_PER_DAY = 10
+
+
+class TooManyReports(Exception):
+    """The per-user daily limit of reports is reached."""
+
+
+@dataclass
+class DraftData:
+    """The answers of a report being written (stored encrypted as JSON)."""
+
+    role: str | None = None
+    occurred_at: str | None = None  # ISO 8601, UTC
+    latitude: float | None = None
+    longitude: float | None = None
+    place: str | None = None
+    city: str | None = None
+    people_count: int | None = None
+    name: str | None = None
+    police: str | None = None
+    details: str | None = None
+    media: list[dict[str, str]] = field(default_factory=list)
+    contact: str = "telegram"  # "telegram" | "phone"
+    phone: str | None = None
+    consent: bool | None = None
+    editing: bool = False
+    urgent: bool = False
+    paused_step: int | None = None  # the step to go back to after another command
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DraftData:
+        """Rebuild from stored JSON, ignoring keys this version does not know."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable dict."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class Draft:
+    """A decrypted draft: who owns it, which step it is at, and the answers."""
+
+    id: int
+    chat_id: int
+    user_id: int
+    step: int
+    data: DraftData
+    report_id: int | None
+    updated_at: datetime
+
+
+@dataclass
+class ReportSummary:
+    """What the reporter sees of one of their reports."""
+
+    code: str
+    status: str
+    created_at: datetime
+    city: str | None
+    urgent: bool
+
+
+class ReportService:
+    """Owns every transaction about reports and drafts."""
+
+    def __init__(self, sessions: SessionFactory, cipher: Cipher) -> None:
+        self.sessions = sessions
+        self.cipher = cipher
+
+    # ------------------------------------------------------------------ drafts
+
+    def _draft(self, row: ReportDraft) -> Draft:
+        chat_id, user_id = self.cipher.decrypt_json(row.owner_enc)
+        return Draft(
+            id=row.id,
+            chat_id=chat_id,
+            user_id=user_id,
+            step=row.step,
+            data=DraftData.from_json(self.cipher.decrypt_json(row.data_enc)),
+            report_id=row.report_id,
+            updated_at=row.updated_at,
+        )
+
+    async def get_draft(self, user_id: int) -> Draft | None:
+        """The user's draft, if they are writing a report."""
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(ReportDraft).where(
+                    ReportDraft.owner_hash == self.cipher.lookup_hash(user_id)
+                )
+            )
+            return self._draft(row) if row else None
+
+    async def save_draft(
+        self, chat_id: int, user_id: int, step: int, data: DraftData, report_id: int | None = None
+    ) -> None:
+        """Create or update the user's draft with its current step and answers."""
+        owner_hash = self.cipher.lookup_hash(user_id)
+        async with self.sessions.begin() as session:
+            row = await session.scalar(
+                select(ReportDraft).where(ReportDraft.owner_hash == owner_hash)
+            )
+            if row is None:
+                row = ReportDraft(
+                    owner_hash=owner_hash, owner_enc=self.cipher.encrypt_json([chat_id, user_id])
+                )
+                session.add(row)
+            row.step = int(step)
+            row.data_enc = self.cipher.encrypt_json(data.to_json())
+            if report_id is not None:
+                row.report_id = report_id
+            row.updated_at = utcnow()
+            row.reminded_at = None
+
+    async def delete_draft(self, user_id: int) -> bool:
+        """Drop the user's draft; True if there was one."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                delete(ReportDraft).where(
+                    ReportDraft.owner_hash == self.cipher.lookup_hash(user_id)
+                )
+            )
+            return bool(result.rowcount)
+
+    async def conversation_states(self) -> dict[tuple[int, int], int]:
+        """(chat_id, user_id) → step of every draft: restores the conversation after a restart."""
+        async with self.sessions() as session:
+            rows = (await session.scalars(select(ReportDraft))).all()
+        states = {}
+        for row in rows:
+            chat_id, user_id = self.cipher.decrypt_json(row.owner_enc)
+            states[(chat_id, user_id)] = row.step
+        return states
+
+    async def drafts_to_remind(self, idle: timedelta) -> list[Draft]:
+        """Drafts untouched for `idle` whose owner has not been reminded yet; marks them."""
+        threshold = utcnow() - idle
+        async with self.sessions.begin() as session:
+            rows = (
+                await session.scalars(
+                    select(ReportDraft).where(
+                        ReportDraft.updated_at < threshold, ReportDraft.reminded_at.is_(None)
+                    )
+                )
+            ).all()
+            for row in rows:
+                row.reminded_at = utcnow()
+            return [self._draft(row) for row in rows]
+
+    # ------------------------------------------------------------------ reports
+
+    async def _unique_code(self, session: Any) -> str:
+        while True:
+            code = "R-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            if await session.scalar(select(Report.id).where(Report.code == code)) is None:
+                return code
+
+    def _apply(self, report: Report, data: DraftData) -> None:
+        cipher = self.cipher
+        report.reporter_role = data.role or "witness"
+        report.urgent = data.urgent
+        report.occurred_at = datetime.fromisoformat(data.occurred_at) if data.occurred_at else None
+        report.city = data.city
+        location = None
+        if data.latitude is not None or data.place:
+            location = {"lat": data.latitude, "lon": data.longitude, "place": data.place}
+        report.location_enc = cipher.encrypt_json(location) if location else None
+        report.people_count = data.people_count
+        report.detained_name_enc = cipher.encrypt(data.name)
+        report.police_unit_enc = cipher.encrypt(data.police)
+        report.details_enc = cipher.encrypt(data.details)
+        report.media_enc = cipher.encrypt_json(data.media) if data.media else None
+        report.contact_phone_enc = cipher.encrypt(data.phone)
+        report.contact_via_telegram = data.contact == "telegram"
+        report.consent_to_contact = bool(data.consent)
+
+    async def submit(
+        self, chat_id: int, user_id: int, language: str, data: DraftData, report_id: int | None
+    ) -> str:
+        """Turn the answers into a report (or complete the quick report already filed); returns
+        its code. The draft is deleted in the same transaction."""
+        owner_hash = self.cipher.lookup_hash(user_id)
+        async with self.sessions.begin() as session:
+            report = await session.get(Report, report_id) if report_id else None
+            if report is None:
+                await self._check_daily_limit(session, owner_hash)
+                report = Report(
+                    code=await self._unique_code(session),
+                    reporter_hash=owner_hash,
+                    reporter_chat_enc=self.cipher.encrypt(str(chat_id)),
+                    reporter_language=language,
+                )
+                session.add(report)
+                action = "created"
+            else:
+                action = "completed"
+            self._apply(report, data)
+            await session.flush()
+            session.add(ReportEvent(report_id=report.id, action=action))
+            await session.execute(delete(ReportDraft).where(ReportDraft.owner_hash == owner_hash))
+            return report.code
+
+    async def submit_quick(
+        self, chat_id: int, user_id: int, language: str, data: DraftData, step: int
+    ) -> str:
+        """File an urgent report at once ("I am being detained now") and keep the draft going so
+        the person can add details if they still can."""
+        owner_hash = self.cipher.lookup_hash(user_id)
+        async with self.sessions.begin() as session:
+            await self._check_daily_limit(session, owner_hash)
+            report = Report(
+                code=await self._unique_code(session),
+                reporter_hash=owner_hash,
+                reporter_chat_enc=self.cipher.encrypt(str(chat_id)),
+                reporter_language=language,
+            )
+            self._apply(report, data)
+            session.add(report)
+            await session.flush()
+            session.add(ReportEvent(report_id=report.id, action="created_urgent"))
+            draft = await session.scalar(
+                select(ReportDraft).where(ReportDraft.owner_hash == owner_hash)
+            )
+            if draft is None:
+                draft = ReportDraft(
+                    owner_hash=owner_hash, owner_enc=self.cipher.encrypt_json([chat_id, user_id])
+                )
+                session.add(draft)
+            draft.step = int(step)
+            draft.data_enc = self.cipher.encrypt_json(data.to_json())
+            draft.report_id = report.id
+            draft.updated_at = utcnow()
+            return report.code
+
+    async def update_quick(self, report_id: int, data: DraftData) -> None:
+        """Add what the person sent after a quick report (e.g. the location) to that report."""
+        async with self.sessions.begin() as session:
+            report = await session.get(Report, report_id)
+            if report is not None:
+                self._apply(report, data)
+
+    async def _check_daily_limit(self, session: Any, owner_hash: str) -> None:
+        since = utcnow() - timedelta(days=1)
+        recent = (
+            await session.scalars(
+                select(Report.id).where(
+                    Report.reporter_hash == owner_hash, Report.created_at >= since
+                )
+            )
+        ).all()
+        if len(recent) >= REPORTS_PER_DAY:
+            raise TooManyReports
+
+    async def reports_of(self, user_id: int) -> list[ReportSummary]:
+        """The user's reports, newest first."""
+        async with self.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(Report)
+                    .where(Report.reporter_hash == self.cipher.lookup_hash(user_id))
+                    .order_by(Report.created_at.desc())
+                )
+            ).all()
+        return [
+            ReportSummary(
+                code=r.code, status=r.status, created_at=r.created_at, city=r.city, urgent=r.urgent
+            )
+            for r in rows
+        ]
+
+    async def code_of(self, report_id: int) -> str | None:
+        """The reference code of a report."""
+        async with self.sessions() as session:
+            return await session.scalar(select(Report.code).where(Report.id == report_id))
+
+    # ------------------------------------------------------------------ deletion
+
+    async def forget(self, user_id: int) -> tuple[int, bool]:
+        """Delete the user's personal data: every personal field of their reports (the anonymous
+        shell — city, date, count, status — stays for statistics, unlinked from them) and their
+        draft. Returns (reports cleared, draft deleted)."""
+        owner_hash = self.cipher.lookup_hash(user_id)
+        async with self.sessions.begin() as session:
+            ids = (
+                await session.scalars(select(Report.id).where(Report.reporter_hash == owner_hash))
+            ).all()
+            if ids:
+                await session.execute(
+                    update(Report).where(Report.id.in_(ids)).values(**_cleared_fields())
+                )
+                await session.execute(
+                    update(ReportEvent)
+                    .where(ReportEvent.report_id.in_(ids))
+                    .values(detail_enc=None)
+                )
+                for report_id in ids:
+                    session.add(ReportEvent(report_id=report_id, action="forgotten"))
+            draft = await session.execute(
+                delete(ReportDraft).where(ReportDraft.owner_hash == owner_hash)
+            )
+            return len(ids), bool(draft.rowcount)
+
+    async def purge_closed(self, older_than_days: int) -> int:
+        """Clear personal fields of reports closed more than N days ago; returns how many."""
+        threshold = utcnow() - timedelta(days=older_than_days)
+        async with self.sessions.begin() as session:
+            ids = (
+                await session.scalars(
+                    select(Report.id).where(
+                        Report.status == ReportStatus.CLOSED.value,
+                        Report.closed_at < threshold,
+                        Report.purged_at.is_(None),
+                    )
+                )
+            ).all()
+            if ids:
+                await session.execute(
+                    update(Report).where(Report.id.in_(ids)).values(**_cleared_fields())
+                )
+                await session.execute(
+                    update(ReportEvent)
+                    .where(ReportEvent.report_id.in_(ids))
+                    .values(detail_enc=None)
+                )
+                for report_id in ids:
+                    session.add(ReportEvent(report_id=report_id, action="purged"))
+            return len(ids)
+
+
+def _cleared_fields() -> dict[str, Any]:
+    return {
+        "reporter_hash": None,
+        "reporter_chat_enc": None,
+        "location_enc": None,
+        "detained_name_enc": None,
+        "police_unit_enc": None,
+        "details_enc": None,
+        "media_enc": None,
+        "contact_phone_enc": None,
+        "consent_to_contact": False,
+        "purged_at": utcnow(),
+    }

@@ -1,0 +1,84 @@
+"""The question-answering path against the public eval set and our own extra set.
+
+The public set lives outside the repository (../shared/eval/questions.yaml, or JIYN_EVAL_FILE);
+its header defines the matching rules, implemented in bench/retrieval.py and shared with the
+benchmark.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.retrieval import EXTRA_FILE, case_failure, eval_file, load_cases
+from knowledge.answer import answer_question
+from knowledge.loader import load_knowledge
+from knowledge.model import KnowledgeBase
+
+# The public eval's facts are for 2026 (MCI 4,325 tenge); questions without a year mean "now".
+TODAY = date(2026, 11, 22)
+PUBLIC_PASS_RATE = 0.95
+EXTRA_PASS_RATE = 0.90
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    """The project's real content."""
+    return load_knowledge()
+
+
+def failures(kb: KnowledgeBase, cases: list[dict[str, Any]]) -> list[str]:
+    """One line per failing case: the question, the reply's topic and why it fails."""
+    lines = []
+    for case in cases:
+        reply = answer_question(kb, case["q"], None, today=TODAY)
+        reason = case_failure(case, reply)
+        if reason is not None:
+            lines.append(f"{case['q']!r} → {reply.kind}/{reply.topic}/{reply.language}: {reason}")
+    return lines
+
+
+def check_pass_rate(kb: KnowledgeBase, path: Path, required: float) -> None:
+    cases = load_cases(path)
+    assert cases, f"no cases in {path}"
+    failed = failures(kb, cases)
+    for line in failed:
+        print("FAIL", line)
+    rate = 1 - len(failed) / len(cases)
+    print(f"{path.name}: {len(cases) - len(failed)}/{len(cases)} passed ({rate:.0%})")
+    assert rate >= required, "\n".join(failed)
+
+
+def test_public_eval_set(kb: KnowledgeBase) -> None:
+    path = eval_file()
+    if not path.exists():
+        pytest.skip(f"eval file not found: {path} (set JIYN_EVAL_FILE)")
+    check_pass_rate(kb, path, PUBLIC_PASS_RATE)
+
+
+def test_extra_question_set(kb: KnowledgeBase) -> None:
+    check_pass_rate(kb, EXTRA_FILE, EXTRA_PASS_RATE)
+
+
+def test_out_of_scope_cases_get_no_answer(kb: KnowledgeBase) -> None:
+    cases = [c for c in load_cases(EXTRA_FILE) if "topic" in c and c["topic"] is None]
+    path = eval_file()
+    if path.exists():
+        cases += [c for c in load_cases(path) if "topic" in c and c["topic"] is None]
+    assert cases
+    for case in cases:
+        assert answer_question(kb, case["q"], None, today=TODAY).kind == "no_answer", case["q"]
+
+
+def test_every_eval_reply_is_valid_telegram_html(kb: KnowledgeBase) -> None:
+    telegram_html = pytest.importorskip("bot.telegram_html")
+    cases = load_cases(EXTRA_FILE)
+    if eval_file().exists():
+        cases += load_cases(eval_file())
+    for case in cases:
+        reply = answer_question(kb, case["q"], None, today=TODAY)
+        telegram_html.parse_html(reply.html)
+        assert len(reply.html) <= 4096

@@ -1,0 +1,333 @@
+"""Composing replies: articles, computed MCI sums, detention alarms, no answer, HTML safety."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+from knowledge.answer import (
+    TELEGRAM_LIMIT,
+    Reply,
+    answer_question,
+    article_reply,
+    is_detention_report,
+    no_answer_reply,
+    to_plain,
+)
+from knowledge.loader import load_knowledge
+from knowledge.model import KnowledgeBase
+from knowledge.search import index_for
+
+FIXTURES = Path(__file__).parent / "fixtures" / "knowledge"
+TODAY = date(2026, 11, 22)
+ALLOWED_TAGS = re.compile(r"</?(b|i|a)(\s[^>]*)?>")
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    """The fixture knowledge base."""
+    return load_knowledge(FIXTURES)
+
+
+def ask(kb: KnowledgeBase, question: str, language: str | None = None) -> Reply:
+    """Answer with a fixed "today"."""
+    return answer_question(kb, question, language, today=TODAY)
+
+
+def callbacks(reply: Reply) -> list[str | None]:
+    """Every button's callback_data, row by row."""
+    return [button.callback_data for row in reply.buttons for button in row]
+
+
+def only_allowed_tags(markup: str) -> bool:
+    """True when the markup has no tags but <b>, <i> and <a href>."""
+    return all(ALLOWED_TAGS.fullmatch(tag) for tag in re.findall(r"<[^>]*>", markup))
+
+
+# -- computed MCI answers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "count", "value"),
+    [
+        ("Сколько в тенге 30 МРП в 2026 году?", "ru", 30, 4325),
+        ("2026 жылы 50 АЕК қанша теңге?", "kk", 50, 4325),
+        ("How much is 50 MCI in tenge in 2026?", "en", 50, 4325),
+        ("сколько будет 20 мрп", "ru", 20, 4325),  # no year: the current one
+        ("100 AEK qansha tenge", "kk", 100, 4325),
+        ("What is 10 MCI in 2024?", "en", 10, 3692),
+    ],
+)
+def test_mci_amounts_are_computed_in_the_users_locale(
+    kb: KnowledgeBase, question: str, language: str, count: int, value: int
+) -> None:
+    reply = ask(kb, question)
+    assert (reply.kind, reply.topic, reply.language) == ("computed", "mci", language)
+    assert format_decimal(count * value, locale=language) in reply.html
+    assert format_decimal(value, locale=language) in reply.html
+    assert reply.sources and reply.sources[0].url.startswith("https://example.org/mci/")
+    checked = format_date(date(2026, 1, 15), format="long", locale=language)
+    assert checked in to_plain(reply)
+
+
+def test_mci_year_with_two_values_gives_each_period(kb: KnowledgeBase) -> None:
+    reply = ask(kb, "Сколько стоит 10 МРП в 2020 году?")
+    text = to_plain(reply)
+    assert format_decimal(26510, locale="ru") in text and format_decimal(27780, locale="ru") in text
+    assert format_date(date(2020, 4, 1), format="long", locale="ru") in text
+    assert "Два значения." in text  # the year's note
+
+
+def test_mci_uncertain_year_says_so(kb: KnowledgeBase) -> None:
+    reply = ask(kb, "How much is 30 MCI in 2024?")
+    assert "uncertain" in to_plain(reply)
+    assert "uncertain" not in to_plain(ask(kb, "How much is 30 MCI in 2026?"))
+
+
+def test_mci_year_missing_from_the_table_is_not_extrapolated(kb: KnowledgeBase) -> None:
+    reply = ask(kb, "30 МРП в 2031 году сколько тенге?")
+    text = to_plain(reply)
+    assert reply.kind == "computed"
+    assert "2031" in text and "нет МРП" in text
+    joined = re.sub(r"(?<=\d)[\s\u00a0\u202f](?=\d{3}\b)", "", text)
+    assert not re.search(r"\d{5,}", joined)  # no sum was invented
+    assert "2020, 2024, 2026" in text
+
+
+def test_mci_current_year_comes_from_today(kb: KnowledgeBase) -> None:
+    reply = answer_question(kb, "how much is 2 MCI", today=date(2024, 3, 1))
+    assert format_decimal(2 * 3692, locale="en") in reply.html
+
+
+def test_questions_about_fines_in_mci_are_not_computed(kb: KnowledgeBase) -> None:
+    assert ask(kb, "Какой штраф в МРП за пикет?").kind != "computed"
+    assert ask(kb, "What is the MCI?").kind != "computed"
+
+
+# -- detention ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "language"),
+    [
+        ("They detained my brother at the picket", "en"),
+        ("Police are arresting people at the square right now", "en"),
+        ("меня задерживают", "ru"),
+        ("брата забрали в автозак", "ru"),
+        ("Задержали отца на митинге, помогите", "ru"),
+        ("ұстап алды", "kk"),
+        ("Досымды полиция ұстады", "kk"),
+        ("Мені қазір ұстап жатыр", "kk"),
+        ("meni ustap aldy", "kk"),
+        ("menya zaderzhali", "ru"),
+    ],
+)
+def test_detention_reports_raise_the_alarm(kb: KnowledgeBase, message: str, language: str) -> None:
+    reply = ask(kb, message)
+    assert reply.kind == "detention"
+    assert reply.language == language
+    assert reply.buttons[0][0].callback_data == "report:start"
+    assert (
+        reply.buttons[0][0].label
+        == {
+            "en": "Report a detention",
+            "ru": "Сообщить о задержании",
+            "kk": "Ұстау туралы хабарлау",
+        }[language]
+    )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what are my rights if detained?",
+        "What should I do if they detain me at a rally?",
+        "Can the police detain me for a single picket?",
+        "How long can I be detained without a court?",
+        "Why was Sarybayeva detained?",
+        "Что делать, если задержат на митинге?",
+        "Могут ли задержать за одиночный пикет?",
+        "Сколько людей задержали в 2022 году?",
+        "Задержание: какие у меня права?",
+        "Егер полиция ұстаса, не істеймін?",
+        "Ұстау туралы хаттамада не жазылады?",
+    ],
+)
+def test_questions_about_detention_are_not_alarms(kb: KnowledgeBase, question: str) -> None:
+    assert not is_detention_report(index_for(kb).analyze(question))
+    assert ask(kb, question).kind != "detention"
+
+
+def test_detention_reply_puts_the_first_steps_first(kb: KnowledgeBase) -> None:
+    reply = ask(kb, "меня задерживают")
+    text = to_plain(reply)
+    steps = text.index("Скажите, что вам нужен адвокат.")
+    assert steps < text.index("Арест назначает только суд.")
+    assert text.index("Нажмите «Сообщить о задержании»") < text.index("Арест назначает")
+    assert reply.topic == "if-detained"
+    assert [b.callback_data for b in reply.buttons[1]] == ["kb:show:notice-period"]
+
+
+# -- article replies ----------------------------------------------------------------------------
+
+
+def test_article_reply_has_title_body_sources_checked_and_buttons(kb: KnowledgeBase) -> None:
+    reply = article_reply(kb, "notice-period", "ru")
+    assert reply is not None and reply.kind == "article"
+    assert reply.html.startswith("<b>Срок уведомления</b>")
+    text = to_plain(reply)
+    assert "за 5 рабочих дней" in text
+    assert "Источники:" in text and "Example law text, notice article" in text
+    assert '<a href="https://example.org/law/notice">' in reply.html
+    assert "Проверено: " + format_date(date(2026, 1, 15), format="long", locale="ru") in text
+    assert callbacks(reply) == [
+        "kb:show:march-approval",
+        "kb:show:if-detained",
+        "kb:fb:notice-period:up",
+        "kb:fb:notice-period:down",
+    ]
+    assert reply.buttons[0][0].label == "Согласование шествия"
+    assert [s.url for s in reply.sources] == ["https://example.org/law/notice"]
+
+
+def test_uncertain_articles_say_so(kb: KnowledgeBase) -> None:
+    for language, phrase in [("en", "uncertain"), ("ru", "не подтверждена"), ("kk", "расталмаған")]:
+        reply = article_reply(kb, "march-approval", language)
+        assert reply is not None and phrase in to_plain(reply)
+    notice = article_reply(kb, "notice-period", "en")
+    assert notice is not None and "uncertain" not in to_plain(notice)
+
+
+def test_reply_language_can_differ_from_the_question(kb: KnowledgeBase) -> None:
+    reply = ask(kb, "Где в Караганде можно провести митинг?", "en")
+    assert reply.language == "en" and reply.topic == "venues-karaganda"
+    assert to_plain(reply).startswith("Where to hold an assembly in Karaganda")
+
+
+def test_unknown_article_id_gives_none(kb: KnowledgeBase) -> None:
+    assert article_reply(kb, "no-such-article", "ru") is None
+
+
+def test_related_button_labels_fit_a_phone(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES, content)
+    path = content / "rules" / "march-approval.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["en"]["title"] = "A very long title about the approval of marches and demonstrations"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    reply = article_reply(load_knowledge(content), "notice-period", "en")
+    assert reply is not None
+    label = reply.buttons[0][0].label
+    assert len(label) <= 40 and label.endswith("…")
+
+
+def test_long_articles_stay_under_the_telegram_limit(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES, content)
+    path = content / "rules" / "notice-period.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["en"]["body"] = "Notify the akimat in time. " * 100
+    data["sources"] = [
+        {
+            "url": f"https://example.org/source/{n}",
+            "title": f"Source number {n} " * 3,
+            "date": "2020",
+        }
+        for n in range(60)
+    ]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    reply = article_reply(load_knowledge(content), "notice-period", "en")
+    assert reply is not None
+    assert len(reply.html) <= TELEGRAM_LIMIT
+    assert re.search(r"…and \d+ more sources", reply.html)
+    assert "Checked on" in reply.html  # the footer survives
+
+
+# -- no answer ----------------------------------------------------------------------------------
+
+
+MENU_LABELS = {
+    "ru": [
+        "Задать вопрос",
+        "Где проводить собрание",
+        "Если вас задержали",
+        "Сообщить о задержании",
+    ],
+    "en": [
+        "Ask a question",
+        "Where to hold an assembly",
+        "If you are detained",
+        "Report a detention",
+    ],
+    "kk": [
+        "Сұрақ қою",
+        "Жиналысты қай жерде өткізуге болады",
+        "Ұстаса не істеу керек",
+        "Ұстау туралы хабарлау",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("погода в караганде завтра", "ru"),
+        ("best pizza in karaganda", "en"),
+        ("Ертең ауа райы қандай?", "kk"),
+    ],
+)
+def test_out_of_scope_gets_no_answer_and_the_topic_menu(
+    kb: KnowledgeBase, question: str, language: str
+) -> None:
+    reply = ask(kb, question)
+    assert (reply.kind, reply.topic, reply.language) == ("no_answer", None, language)
+    assert callbacks(reply) == ["menu:ask", "menu:venues", "menu:rights", "menu:report"]
+    assert [button.label for row in reply.buttons for button in row] == MENU_LABELS[language]
+    assert len(to_plain(reply).strip().splitlines()) == 2
+
+
+# -- HTML safety --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["kk", "ru", "en"])
+def test_content_is_escaped(kb: KnowledgeBase, language: str) -> None:
+    reply = article_reply(kb, "markup-sample", language)
+    assert reply is not None
+    assert "<script>" not in reply.html and "&lt;script&gt;" in reply.html
+    assert "5 &lt; 10 &amp;" in reply.html
+    assert only_allowed_tags(reply.html)
+    text = to_plain(reply)
+    assert "<script>alert(1)</script>" in text and "5 < 10 & '" in text
+    assert 'Sources <with> "quotes" & ampersands' in text
+    url = 'https://example.org/search?q=a&b="c"'
+    assert 'href="' + html.escape(url) + '"' in reply.html
+
+
+def test_replies_parse_as_telegram_html(kb: KnowledgeBase) -> None:
+    telegram_html = pytest.importorskip("bot.telegram_html")
+    replies = [article_reply(kb, key, lang) for key in kb.articles for lang in ("kk", "ru", "en")]
+    replies += [ask(kb, "меня задерживают"), ask(kb, "10 МРП в 2020 году"), no_answer_reply("kk")]
+    for reply in replies:
+        assert reply is not None
+        text, entities = telegram_html.parse_html(reply.html)
+        assert text.strip()
+        assert {entity["type"] for entity in entities} <= {"bold", "italic", "text_link"}
+    sample = article_reply(kb, "markup-sample", "en")
+    assert sample is not None
+    _text, entities = telegram_html.parse_html(sample.html)
+    assert 'https://example.org/search?q=a&b="c"' in [e.get("url") for e in entities]
+
+
+def test_to_plain_strips_tags_and_unescapes() -> None:
+    reply = Reply(
+        "en", None, "article", '<b>A &amp; B</b>\n<a href="https://x.org/?a=1&amp;b=2">link</a>'
+    )
+    assert to_plain(reply) == "A & B\nlink"

@@ -1,0 +1,138 @@
+"""Multilingual retrieval and the scope decision (knowledge/search.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.loader import load_knowledge
+from knowledge.model import KnowledgeBase
+from knowledge.search import index_for, search
+
+FIXTURES = Path(__file__).parent / "fixtures" / "knowledge"
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    """The fixture knowledge base."""
+    return load_knowledge(FIXTURES)
+
+
+@pytest.fixture(scope="module")
+def real_kb() -> KnowledgeBase:
+    """The project's real content."""
+    return load_knowledge()
+
+
+def top_id(kb: KnowledgeBase, question: str) -> str | None:
+    """The id of the answering article, or None when out of scope."""
+    article = search(kb, question).top
+    return article.id if article is not None else None
+
+
+def test_index_is_built_once_per_knowledge_base(kb: KnowledgeBase) -> None:
+    assert index_for(kb) is index_for(kb)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "За сколько дней предупредить акимат о пикете?",  # synonym: the article says "уведомляют"
+        "Пикет туралы әкімдікке қашан хабарлау керек?",
+        "How many days before a picket must I inform the akimat?",  # en text says "notify"
+        "piketke qansha kun buryn habarlau kerek",  # Latin-script Kazakh
+        "za skolko dney uvedomlenie o pikete",  # Russian typed in Latin letters
+        "уведомленее о пикете",  # typo
+    ],
+)
+def test_questions_in_any_language_find_the_notice_article(
+    kb: KnowledgeBase, question: str
+) -> None:
+    assert top_id(kb, question) == "notice-period"
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Нужно ли согласовывать марш?", "ru"),  # "марш" is a synonym of "шествие"
+        ("Шеруге рұқсат керек пе?", "kk"),  # "рұқсат" (permission) ~ approval
+        ("Do I need a permit for a demonstration?", "en"),
+        ("soglasovanie shestviya", "ru"),
+    ],
+)
+def test_concepts_bridge_synonyms(kb: KnowledgeBase, question: str, language: str) -> None:
+    result = search(kb, question)
+    assert result.top is not None and result.top.id == "march-approval"
+    assert result.query.language == language
+
+
+def test_city_and_where_favour_the_city_venues(kb: KnowledgeBase) -> None:
+    assert top_id(kb, "Где в Караганде можно провести митинг?") == "venues-karaganda"
+    assert top_id(kb, "Where can we rally in Karaganda?") == "venues-karaganda"
+    assert top_id(kb, "Qaragandyda miting qai jerde otedi") == "venues-karaganda"
+
+
+def test_person_names_find_the_case_in_any_grammatical_case(kb: KnowledgeBase) -> None:
+    assert top_id(kb, "What happened to Assel Sarybayeva?") == "case-sample-2019"
+    assert top_id(kb, "Что случилось с Сарыбаевой?") == "case-sample-2019"
+    assert top_id(kb, "Сарыбаеваға не болды?") == "case-sample-2019"
+
+
+def test_month_and_year_find_the_case(kb: KnowledgeBase) -> None:
+    assert top_id(kb, "Кого арестовали за пикет в июне 2019 года?") == "case-sample-2019"
+
+
+def test_article_number_favours_the_sanctions_article(kb: KnowledgeBase) -> None:
+    assert top_id(kb, "Что грозит по 488?") == "koap-488"
+    assert top_id(kb, "What is article 488 about?") == "koap-488"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "погода в караганде завтра",
+        "Караганда",  # a city alone is not a question we answer
+        "best pizza in karaganda",
+        "Ақша аударымын қалай жасаймын?",
+        "",
+        "???",
+    ],
+)
+def test_out_of_scope_questions_get_no_article(kb: KnowledgeBase, question: str) -> None:
+    assert search(kb, question).top is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Как оформить визу в Казахстан?",
+        "курс доллара сегодня",
+        "recommend a good restaurant in astana",
+        "Ертең ауа райы қандай?",
+        "how to file a complaint against my neighbours",
+    ],
+)
+def test_out_of_scope_on_the_real_content(real_kb: KnowledgeBase, question: str) -> None:
+    assert search(real_kb, question).top is None
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Акимат молчит уже 4 дня после уведомления", "akimat-response"),
+        ("Какие места для митингов в Нур-Султане?", "venues-astana"),
+        ("Мені полиция ұстаса хаттамаға не жазамын?", "detention-protocol"),
+        ("who can help me find a lawyer after a protest", "help-organisations"),
+        ("Что случилось с Жыланбаевым?", "case-zhylanbayev-2023"),
+    ],
+)
+def test_real_content_rankings(real_kb: KnowledgeBase, question: str, expected: str) -> None:
+    assert top_id(real_kb, question) == expected
+
+
+def test_results_are_ranked_and_limited(kb: KnowledgeBase) -> None:
+    result = index_for(kb).search("пикет митинг шествие арест", limit=3)
+    assert len(result.hits) <= 3
+    scores = [hit.score for hit in result.hits]
+    assert scores == sorted(scores, reverse=True)
