@@ -133,6 +133,31 @@ def command_kb_check(_args: argparse.Namespace) -> int:
     return check_command()
 
 
+def command_keys_rotate(_args: argparse.Namespace) -> int:
+    """Re-encrypt the personal data under the first key of JIYN_ENCRYPTION_KEY."""
+    import asyncio
+
+    from bot.crypto import Cipher
+    from bot.db import create_engine, create_session_factory
+    from bot.services.keys import rotate_keys
+
+    settings = _settings_or_exit()
+    _upgrade_with_retries(settings)
+
+    async def rotate() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            return await rotate_keys(
+                create_session_factory(engine), Cipher(settings.encryption_keys)
+            )
+        finally:
+            await engine.dispose()
+
+    count = asyncio.run(rotate())
+    print(f"re-encrypted {count} values under the first key; older keys can now be removed")
+    return 0
+
+
 def command_keygen(_args: argparse.Namespace) -> int:
     """Print a new encryption key for JIYN_ENCRYPTION_KEY."""
     from cryptography.fernet import Fernet
@@ -184,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     knowledge_commands.add_parser("check", help="validate the content").set_defaults(
         handler=command_kb_check
     )
+
+    keys = commands.add_parser("keys", help="encryption key maintenance")
+    keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    keys_commands.add_parser(
+        "rotate", help="re-encrypt personal data under the first JIYN_ENCRYPTION_KEY"
+    ).set_defaults(handler=command_keys_rotate)
 
     keygen = commands.add_parser("keygen", help="print a new JIYN_ENCRYPTION_KEY")
     keygen.set_defaults(handler=command_keygen)

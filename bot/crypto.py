@@ -23,8 +23,9 @@ class Cipher:
             raise ValueError("at least one key is needed")
         self._fernet = MultiFernet([Fernet(key) for key in keys])
         # The lookup hash must not reveal the Telegram id even to someone holding the database,
-        # so it is keyed; it follows the newest key and is recomputed on rotation.
-        self._hash_key = hashlib.sha256(b"jiyn-lookup:" + keys[0]).digest()
+        # so it is keyed. New rows use the newest key; lookups accept every key's hash until
+        # `jiyn keys rotate` has rewritten the old ones.
+        self._hash_keys = [hashlib.sha256(b"jiyn-lookup:" + key).digest() for key in keys]
 
     def encrypt(self, text: str | None) -> bytes | None:
         """Ciphertext of a string (None stays None)."""
@@ -59,5 +60,10 @@ class Cipher:
             raise DecryptionError("no configured key decrypts this value") from None
 
     def lookup_hash(self, value: int | str) -> str:
-        """A keyed, irreversible hash for finding a person's rows."""
-        return hmac.new(self._hash_key, str(value).encode(), hashlib.sha256).hexdigest()
+        """A keyed, irreversible hash for finding a person's rows (under the newest key)."""
+        return self.lookup_hashes(value)[0]
+
+    def lookup_hashes(self, value: int | str) -> list[str]:
+        """The hash under every configured key, newest first: what a lookup must accept."""
+        data = str(value).encode()
+        return [hmac.new(key, data, hashlib.sha256).hexdigest() for key in self._hash_keys]

@@ -115,7 +115,7 @@ class ReportService:
         async with self.sessions() as session:
             row = await session.scalar(
                 select(ReportDraft).where(
-                    ReportDraft.owner_hash == self.cipher.lookup_hash(user_id)
+                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
                 )
             )
             return self._draft(row) if row else None
@@ -127,13 +127,14 @@ class ReportService:
         owner_hash = self.cipher.lookup_hash(user_id)
         async with self.sessions.begin() as session:
             row = await session.scalar(
-                select(ReportDraft).where(ReportDraft.owner_hash == owner_hash)
+                select(ReportDraft).where(
+                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
+                )
             )
             if row is None:
-                row = ReportDraft(
-                    owner_hash=owner_hash, owner_enc=self.cipher.encrypt_json([chat_id, user_id])
-                )
+                row = ReportDraft(owner_enc=self.cipher.encrypt_json([chat_id, user_id]))
                 session.add(row)
+            row.owner_hash = owner_hash
             row.step = int(step)
             row.data_enc = self.cipher.encrypt_json(data.to_json())
             if report_id is not None:
@@ -146,7 +147,7 @@ class ReportService:
         async with self.sessions.begin() as session:
             result = await session.execute(
                 delete(ReportDraft).where(
-                    ReportDraft.owner_hash == self.cipher.lookup_hash(user_id)
+                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
                 )
             )
             return bool(result.rowcount)
@@ -212,7 +213,7 @@ class ReportService:
         async with self.sessions.begin() as session:
             report = await session.get(Report, report_id) if report_id else None
             if report is None:
-                await self._check_daily_limit(session, owner_hash)
+                await self._check_daily_limit(session, user_id)
                 report = Report(
                     code=await self._unique_code(session),
                     reporter_hash=owner_hash,
@@ -226,7 +227,11 @@ class ReportService:
             self._apply(report, data)
             await session.flush()
             session.add(ReportEvent(report_id=report.id, action=action))
-            await session.execute(delete(ReportDraft).where(ReportDraft.owner_hash == owner_hash))
+            await session.execute(
+                delete(ReportDraft).where(
+                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
+                )
+            )
             return report.code
 
     async def submit_quick(
@@ -236,7 +241,7 @@ class ReportService:
         the person can add details if they still can."""
         owner_hash = self.cipher.lookup_hash(user_id)
         async with self.sessions.begin() as session:
-            await self._check_daily_limit(session, owner_hash)
+            await self._check_daily_limit(session, user_id)
             report = Report(
                 code=await self._unique_code(session),
                 reporter_hash=owner_hash,
@@ -248,13 +253,14 @@ class ReportService:
             await session.flush()
             session.add(ReportEvent(report_id=report.id, action="created_urgent"))
             draft = await session.scalar(
-                select(ReportDraft).where(ReportDraft.owner_hash == owner_hash)
+                select(ReportDraft).where(
+                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
+                )
             )
             if draft is None:
-                draft = ReportDraft(
-                    owner_hash=owner_hash, owner_enc=self.cipher.encrypt_json([chat_id, user_id])
-                )
+                draft = ReportDraft(owner_enc=self.cipher.encrypt_json([chat_id, user_id]))
                 session.add(draft)
+            draft.owner_hash = owner_hash
             draft.step = int(step)
             draft.data_enc = self.cipher.encrypt_json(data.to_json())
             draft.report_id = report.id
@@ -268,12 +274,13 @@ class ReportService:
             if report is not None:
                 self._apply(report, data)
 
-    async def _check_daily_limit(self, session: Any, owner_hash: str) -> None:
+    async def _check_daily_limit(self, session: Any, user_id: int) -> None:
         since = utcnow() - timedelta(days=1)
         recent = (
             await session.scalars(
                 select(Report.id).where(
-                    Report.reporter_hash == owner_hash, Report.created_at >= since
+                    Report.reporter_hash.in_(self.cipher.lookup_hashes(user_id)),
+                    Report.created_at >= since,
                 )
             )
         ).all()
@@ -286,7 +293,7 @@ class ReportService:
             rows = (
                 await session.scalars(
                     select(Report)
-                    .where(Report.reporter_hash == self.cipher.lookup_hash(user_id))
+                    .where(Report.reporter_hash.in_(self.cipher.lookup_hashes(user_id)))
                     .order_by(Report.created_at.desc())
                 )
             ).all()
@@ -308,10 +315,10 @@ class ReportService:
         """Delete the user's personal data: every personal field of their reports (the anonymous
         shell — city, date, count, status — stays for statistics, unlinked from them) and their
         draft. Returns (reports cleared, draft deleted)."""
-        owner_hash = self.cipher.lookup_hash(user_id)
+        hashes = self.cipher.lookup_hashes(user_id)
         async with self.sessions.begin() as session:
             ids = (
-                await session.scalars(select(Report.id).where(Report.reporter_hash == owner_hash))
+                await session.scalars(select(Report.id).where(Report.reporter_hash.in_(hashes)))
             ).all()
             if ids:
                 await session.execute(
@@ -325,7 +332,7 @@ class ReportService:
                 for report_id in ids:
                     session.add(ReportEvent(report_id=report_id, action="forgotten"))
             draft = await session.execute(
-                delete(ReportDraft).where(ReportDraft.owner_hash == owner_hash)
+                delete(ReportDraft).where(ReportDraft.owner_hash.in_(hashes))
             )
             return len(ids), bool(draft.rowcount)
 

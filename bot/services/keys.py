@@ -1,0 +1,45 @@
+"""Key rotation: re-encrypt every encrypted column under the newest key and rewrite the lookup
+hashes, so an old key can then be removed from JIYN_ENCRYPTION_KEY."""
+
+from __future__ import annotations
+
+from sqlalchemy import LargeBinary, select, update
+
+from bot.crypto import Cipher
+from bot.db import SessionFactory
+from bot.models import Base, Report, ReportDraft
+
+
+async def rotate_keys(sessions: SessionFactory, cipher: Cipher) -> int:
+    """Re-encrypt all *_enc columns of every table; returns the number of values rewritten."""
+    rewritten = 0
+    async with sessions.begin() as session:
+        for table in Base.metadata.sorted_tables:
+            columns = [
+                c
+                for c in table.columns
+                if c.name.endswith("_enc") and isinstance(c.type, LargeBinary)
+            ]
+            if not columns:
+                continue
+            key = table.primary_key.columns.values()[0]
+            rows = (await session.execute(select(key, *columns))).all()
+            for row in rows:
+                values = {}
+                for column in columns:
+                    token = row._mapping[column]
+                    if token is not None:
+                        values[column.name] = cipher.rotate(token)
+                if values:
+                    await session.execute(update(table).where(key == row[0]).values(**values))
+                    rewritten += len(values)
+        # Lookup hashes follow the newest key: recompute them from the encrypted owner ids.
+        for draft in (await session.scalars(select(ReportDraft))).all():
+            _chat_id, user_id = cipher.decrypt_json(draft.owner_enc)
+            draft.owner_hash = cipher.lookup_hash(user_id)
+        for report in (
+            await session.scalars(select(Report).where(Report.reporter_chat_enc.is_not(None)))
+        ).all():
+            # Reports are filed in private chats, where the chat id is the user id.
+            report.reporter_hash = cipher.lookup_hash(cipher.decrypt(report.reporter_chat_enc))
+    return rewritten
