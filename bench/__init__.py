@@ -1,1 +1,5 @@
-"""Benchmarks: retrieval quality and latency against a plain BM25 baseline."""
+"""Benchmarks, each against a baseline measured in the same run; `python -m bench` runs them all.
+
+Every module with a `main(argv) -> int` is a benchmark (retrieval, answers, startup, ...); the
+results go to BENCHMARKS.md, one section per benchmark.
+"""

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,6 +42,9 @@ class Settings:
     retention_days: int
     default_language: str
     timezone: ZoneInfo
+    escalate_minutes: int = 10
+    stale_claim_hours: int = 24
+    digest_time: time = time(21, 0)
 
     @property
     def secrets(self) -> list[str]:
@@ -194,13 +198,22 @@ def _encryption_keys(raw: str | None, data_dir: Path, create: bool) -> tuple[byt
     return (key,)
 
 
-def _positive_int(name: str, raw: str | None, default: int) -> int:
+def _positive_int(name: str, raw: str | None, default: int, unit: str = "days") -> int:
     if raw is None or not raw.strip():
         return default
     value = raw.strip()
     if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{name}: expected a whole number of days, at least 1")
+        raise ConfigError(f"{name}: expected a whole number of {unit}, at least 1")
     return int(value)
+
+
+def _time_of_day(name: str, raw: str | None, default: time) -> time:
+    if raw is None or not raw.strip():
+        return default
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", raw.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ConfigError(f"{name}: expected a time of day as HH:MM, like 21:00")
+    return time(int(match[1]), int(match[2]))
 
 
 def load_settings(
@@ -232,4 +245,11 @@ def load_settings(
         retention_days=_positive_int("JIYN_RETENTION_DAYS", env.get("JIYN_RETENTION_DAYS"), 90),
         default_language=_language(env.get("JIYN_DEFAULT_LANGUAGE")),
         timezone=_timezone(env.get("JIYN_TIMEZONE")),
+        escalate_minutes=_positive_int(
+            "JIYN_ESCALATE_MINUTES", env.get("JIYN_ESCALATE_MINUTES"), 10, "minutes"
+        ),
+        stale_claim_hours=_positive_int(
+            "JIYN_STALE_CLAIM_HOURS", env.get("JIYN_STALE_CLAIM_HOURS"), 24, "hours"
+        ),
+        digest_time=_time_of_day("JIYN_DIGEST_TIME", env.get("JIYN_DIGEST_TIME"), time(21, 0)),
     )

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -98,6 +107,16 @@ class Report(Base):
     )
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Volunteer review. duplicate_of_id has no foreign key: SQLite cannot add one to an existing
+    # table without rebuilding it, and reports are never deleted (only their fields cleared).
+    claimed_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stale_reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duplicate_of_id: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_number: Mapped[int | None] = mapped_column(Integer)
+    outcome_date: Mapped[date | None] = mapped_column(Date)
 
 
 class ReportDraft(Base):
@@ -128,3 +147,63 @@ class ReportEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PendingInput(Base):
+    """What a person is asked to type next after pressing a review or relay button (a reject
+    reason, a note, a message...). In the database so a restart does not lose it; the owner is a
+    keyed hash, as for drafts, because reporters reply through it too."""
+
+    __tablename__ = "pending_inputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    target_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class VolunteerInvite(Base):
+    """A single-use, expiring invite link that makes its first user a volunteer. Only a hash of
+    the token is stored: a copy of the database does not hold usable links."""
+
+    __tablename__ = "volunteer_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Audit log of what is not a change to one report (report views and changes are in
+    report_events): role changes, invites, exports, statistics, queue views, refused attempts."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    allowed: Mapped[bool] = mapped_column(default=True)
+    # No foreign key: a refused, forged button may name a report that does not exist.
+    report_id: Mapped[int | None] = mapped_column(Integer)
+    detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+
+class JobState(Base):
+    """When a scheduled job last did its work (e.g. the digest's date), so a restart neither
+    repeats nor skips it."""
+
+    __tablename__ = "job_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_key: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -109,7 +109,7 @@ _HYPOTHETICAL = {
 _QUESTION_WORDS = {
     "en": {"why", "how", "what", "who", "which", "when", "where", "were", "was", "did", "are"},
     "ru": {"почему", "зачем", "как", "что", "кто", "какой", "какие", "сколько", "когда", "где"},
-    "kk": {"неге", "калаи", "не", "кім", "ким", "кандаи", "канша", "кашан", "каида", "нелiктен"},
+    "kk": {"неге", "калаи", "не", "кім", "ким", "кандаи", "канша", "кашан", "каида", "неликтен"},
 }  # fmt: skip
 # Finite-verb endings of a detention word (not the noun "задержание"/"detention"/"ұстау").
 _RU_VERB_ENDINGS = ("ли", "ла", "л", "ют", "ет", "ят", "ит", "ат", "ан", "ана", "аны", "ано",
@@ -164,7 +164,7 @@ def is_detention_report(query: Query) -> bool:
     language = query.language
     tokens = query.tokens
     surfaces = [_surface(token, language) for token in tokens]
-    hypothetical = {fold_kazakh(word) for word in _HYPOTHETICAL[language]}
+    hypothetical = _cues(_HYPOTHETICAL, language)
     event = False
     for position, token in enumerate(tokens):
         found = _event_at(token, surfaces, position, language)
@@ -178,14 +178,20 @@ def is_detention_report(query: Query) -> bool:
     if not event or query.years:
         return False
     words = set(surfaces) | {token.text for token in tokens}
-    personal = bool(words & {fold_kazakh(w) for w in _PERSONAL[language]}) or any(
+    personal = bool(words & _cues(_PERSONAL, language)) or any(
         word.startswith(_RELATIVE_ROOTS[language]) and len(word) > 2 for word in surfaces
     )
     if not personal and query.has("how_much", "what_happened"):
         return False
-    urgent = bool(words & {fold_kazakh(w) for w in _URGENT[language]})
-    asking = "?" in query.text or bool(words & {fold_kazakh(w) for w in _QUESTION_WORDS[language]})
+    urgent = bool(words & _cues(_URGENT, language))
+    asking = "?" in query.text or bool(words & _cues(_QUESTION_WORDS, language))
     return personal or urgent or not asking
+
+
+def _cues(table: dict[str, set[str]], language: str) -> set[str]:
+    """A cue list in the form token surfaces have (Kazakh folded)."""
+    words = table[language]
+    return {fold_kazakh(word) for word in words} if language == "kk" else words
 
 
 _LAST_YEAR = re.compile(r"(прошл\w* год|last year|былтыр|өткен жыл|откен жил)")
@@ -195,8 +201,9 @@ _THIS_YEAR = re.compile(r"(этом году|текущ\w* год|this year|curr
 def parse_mci_request(query: Query, today: date) -> tuple[int, int] | None:
     """(count, year) when the question asks what an MCI amount is in tenge, else None.
 
-    "30 МРП в 2026 году" → (30, 2026); "2026 жылы 50 АЕК" → (50, 2026); "What is the MCI?" →
-    (1, current year). A question about fines in MCI without an amount is left to the articles.
+    "30 МРП в 2026 году" → (30, 2026); "2026 жылы 50 АЕК" → (50, 2026); "How much is the MCI
+    in 2024?" → (1, 2024). "What is the MCI?" and questions about fines in MCI without an
+    amount are left to the articles.
     """
     if "mci" not in query.concepts:
         return None
@@ -208,7 +215,7 @@ def parse_mci_request(query: Query, today: date) -> tuple[int, int] | None:
         for neighbour in (position - 1, position + 1):
             if 0 <= neighbour < len(tokens):
                 text = tokens[neighbour].text
-                if text.isdigit() and not query.years.count(int(text)) and int(text) > 0:
+                if text.isdigit() and int(text) not in query.years and int(text) > 0:
                     count = int(text)
                     break
         if count is not None:

@@ -36,20 +36,20 @@ B = 0.75
 K1 = 1.2
 CONCEPT_WEIGHT = 1.0
 FUZZY_WEIGHT = 0.7
-# Entity boosts are added to the score; about one strong, rare term's worth.
+# Entity boosts are added to the score; about one strong, rare term's worth each.
 CITY_WHERE_BOOST = 4.0
 SANCTION_NUMBER_BOOST = 4.0
 PERSON_BOOST = 6.0
 CASE_YEAR_BOOST = 1.0
+CASE_MONTH_BOOST = 2.5
 # Past cases illustrate the rules; they answer only questions that point at the past (a year, a
 # month, a person, "what happened"), so otherwise they rank below the rule articles.
 CASE_PRIOR_WITHOUT_CUES = 0.7
 # Likewise a city's venues answer questions that name a city; "where can I protest" without
 # one is for the general article on designated places.
 VENUES_PRIOR_WITHOUT_CITY = 0.7
-CASE_MONTH_BOOST = 2.5
-# The scope decision: enough in-domain evidence, and the best article must cover enough of the
-# question's content words.
+# The scope decision: enough in-domain evidence (concept scopes, rare title/keyword words,
+# entities), and the best article must cover enough of the question's content words.
 MIN_EVIDENCE = 1.0
 MIN_COVERAGE = 0.5
 GENERIC_TOKEN_WEIGHT = 0.5
@@ -258,13 +258,13 @@ class SearchIndex:
     """The index of one knowledge base; build once, query many times."""
 
     def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
         self.concepts = ConceptDictionary(_concept_data())
         for article in kb.by_kind("venues"):
             if article.venue_list is not None:
                 city = article.venue_list
                 self.concepts.add_city(city.city, city.city_name.values())
         self.articles: list[Article] = [kb.articles[key] for key in sorted(kb.articles)]
+        self.doc_of: dict[str, int] = {article.id: doc for doc, article in enumerate(self.articles)}
         self.postings: dict[str, dict[tuple[int, str], float]] = defaultdict(dict)
         self.strong_terms: list[set[str]] = [set() for _ in self.articles]
         self.idf: dict[str, float] = {}
@@ -539,7 +539,7 @@ class SearchIndex:
         """In-domain evidence of the question and how much of it the best article covers."""
         if not hits:
             return 0.0, 0.0
-        top = self.articles.index(hits[0].article)
+        top = self.doc_of[hits[0].article.id]
         evidence = sum(self.concepts.scope.get(concept, 0.0) for concept in query.concepts)
         if top in entity_docs:
             evidence += ENTITY_EVIDENCE

@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
 
 from bot.db import SessionFactory
 from bot.i18n import choose_language, normalize_language
-from bot.models import Role, User
+from bot.models import Role, User, VolunteerInvite, utcnow
+
+INVITE_LIFETIME = timedelta(hours=24)
 
 
 async def touch_user(
-    sessions: SessionFactory, telegram_id: int, telegram_language: str | None, admin: bool
+    sessions: SessionFactory,
+    telegram_id: int,
+    telegram_language: str | None,
+    admin: bool = False,
 ) -> User:
-    """Load the user, creating it on first contact, and keep its Telegram language current."""
+    """Load the user, creating it on first contact, and keep its Telegram language current.
+
+    `admin` is ignored: admin rights are never stored, they are read from JIYN_ADMIN_IDS at every
+    check (bot.services.access), so removing an id from the configuration takes effect at once.
+    """
+    del admin
     async with sessions.begin() as session:
         user = await session.get(User, telegram_id)
         if user is None:
             user = User(
-                telegram_id=telegram_id,
-                telegram_language=telegram_language,
-                role=Role.ADMIN if admin else Role.USER,
+                telegram_id=telegram_id, telegram_language=telegram_language, role=Role.USER
             )
             session.add(user)
-        else:
-            if user.telegram_language != telegram_language:
-                user.telegram_language = telegram_language
-            if admin and user.role != Role.ADMIN:
-                user.role = Role.ADMIN
+        elif user.telegram_language != telegram_language:
+            user.telegram_language = telegram_language
         return user
 
 
@@ -50,10 +59,48 @@ async def saved_language(sessions: SessionFactory, telegram_id: int) -> str | No
 
 
 async def forget_user(sessions: SessionFactory, telegram_id: int) -> bool:
-    """Delete the user's row (language choice); True if there was one."""
+    """Delete the user's row (language choice); True if there was one. A volunteer keeps the row
+    with the role, languages cleared: /forget is about what they reported, not their duty."""
     async with sessions.begin() as session:
+        user = await session.get(User, telegram_id)
+        if user is not None and user.role == Role.VOLUNTEER:
+            user.language = None
+            user.telegram_language = None
+            return True
         result = await session.execute(delete(User).where(User.telegram_id == telegram_id))
         return bool(result.rowcount)
+
+
+async def stored_role(sessions: SessionFactory, telegram_id: int) -> Role:
+    """The role saved in the database (never ADMIN: admins come from the configuration)."""
+    async with sessions() as session:
+        role = await session.scalar(select(User.role).where(User.telegram_id == telegram_id))
+    return Role.VOLUNTEER if role == Role.VOLUNTEER else Role.USER
+
+
+async def set_volunteer(sessions: SessionFactory, telegram_id: int, volunteer: bool) -> bool:
+    """Make the user a volunteer or take the role away; True if the role changed."""
+    wanted = Role.VOLUNTEER if volunteer else Role.USER
+    async with sessions.begin() as session:
+        user = await session.get(User, telegram_id)
+        if user is None:
+            if not volunteer:
+                return False
+            session.add(User(telegram_id=telegram_id, role=wanted))
+            return True
+        if user.role == wanted:
+            return False
+        user.role = wanted
+        return True
+
+
+async def volunteer_ids(sessions: SessionFactory) -> list[int]:
+    """Telegram ids of every volunteer in the database, ascending."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(User.telegram_id).where(User.role == Role.VOLUNTEER).order_by(User.telegram_id)
+        )
+        return list(rows.all())
 
 
 async def user_language(sessions: SessionFactory, telegram_id: int, default: str) -> str:
@@ -63,3 +110,66 @@ async def user_language(sessions: SessionFactory, telegram_id: int, default: str
     if user is None:
         return default
     return choose_language(user.language, user.telegram_language, default)
+
+
+def _invite_hash(token: str) -> str:
+    # Tokens are long and random, so a plain hash is enough to make a stolen copy useless.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_invite(
+    sessions: SessionFactory, created_by: int, lifetime: timedelta = INVITE_LIFETIME
+) -> str:
+    """A new single-use invite token (only its hash is stored)."""
+    token = secrets.token_urlsafe(18)
+    now = utcnow()
+    async with sessions.begin() as session:
+        session.add(
+            VolunteerInvite(
+                token_hash=_invite_hash(token),
+                created_by=created_by,
+                created_at=now,
+                expires_at=now + lifetime,
+            )
+        )
+    return token
+
+
+async def redeem_invite(sessions: SessionFactory, token: str, telegram_id: int) -> int | None:
+    """Use an invite: the user becomes a volunteer. Returns who created the invite, or None if
+    the token is unknown, used or expired. Atomic: a link works once even if two people press
+    it at the same moment."""
+    now = utcnow()
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(VolunteerInvite)
+            .where(
+                VolunteerInvite.token_hash == _invite_hash(token),
+                VolunteerInvite.used_at.is_(None),
+                VolunteerInvite.expires_at > now,
+            )
+            .values(used_at=now, used_by=telegram_id)
+        )
+        if not result.rowcount:
+            return None
+        user = await session.get(User, telegram_id)
+        if user is None:
+            session.add(User(telegram_id=telegram_id, role=Role.VOLUNTEER))
+        else:
+            user.role = Role.VOLUNTEER
+        return await session.scalar(
+            select(VolunteerInvite.created_by).where(
+                VolunteerInvite.token_hash == _invite_hash(token)
+            )
+        )
+
+
+async def delete_expired_invites(sessions: SessionFactory) -> int:
+    """Drop invites that expired unused; returns how many."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            delete(VolunteerInvite).where(
+                VolunteerInvite.used_at.is_(None), VolunteerInvite.expires_at <= utcnow()
+            )
+        )
+        return int(result.rowcount or 0)
