@@ -36,6 +36,11 @@ from handlers import (
     my_data,
     questions,
     report,
+    review,
+    review_input,
+    review_relay,
+    review_reports,
+    review_team,
     rights,
     start,
     venues,
@@ -102,6 +107,7 @@ async def _post_stop(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
     if services.notifier is not None:
         await services.notifier.stop()
+    await services.reports.stop()
 
 
 async def _post_shutdown(application: JiynApplication) -> None:
@@ -121,6 +127,48 @@ def add_handlers(application: JiynApplication) -> None:
     application.add_handler(CommandHandler("forget", my_data.ask_forget))
     application.add_handler(
         CallbackQueryHandler(my_data.confirm_forget, pattern=r"^forget:(confirm|keep)$")
+    )
+    # Volunteer review. Typed answers to review and relay buttons run in an earlier group than
+    # everything else, so a waiting question gets the text before any conversation or question.
+    application.add_handler(
+        MessageHandler(
+            filters.TEXT & private & ~filters.UpdateType.EDITED, review_input.take_typed_answer
+        ),
+        group=review_input.INPUT_GROUP,
+    )
+    application.add_handler(
+        CommandHandler(
+            "start", review_team.accept_invite, filters.Regex(review_team.INVITE_PATTERN)
+        )
+    )
+    application.add_handler(CommandHandler("queue", review.show_queue))
+    application.add_handler(CommandHandler("stats", review_reports.show_stats))
+    application.add_handler(CommandHandler("export", review_reports.ask_export))
+    application.add_handler(CommandHandler("volunteer", review_team.manage_volunteers))
+    application.add_handler(CommandHandler("invite", review_team.create_invite))
+    application.add_handler(
+        CallbackQueryHandler(review.press_card_button, pattern=review.CARD_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(review.choose_outcome, pattern=review.OUTCOME_PATTERN)
+    )
+    application.add_handler(CallbackQueryHandler(review.browse_queue, pattern=review.QUEUE_PATTERN))
+    application.add_handler(
+        CallbackQueryHandler(review.pick_city, pattern=review.CITY_PICKER_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(
+            review_relay.ask_message_to_reporter, pattern=review_relay.WRITE_PATTERN
+        )
+    )
+    application.add_handler(
+        CallbackQueryHandler(review_relay.ask_reply, pattern=review_relay.REPLY_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(review_reports.export_period, pattern=review_reports.EXPORT_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(review_reports.show_stats, pattern=review_reports.STATS_PATTERN)
     )
     application.add_handler(CommandHandler("start", start.show_start))
     application.add_handler(CommandHandler("help", start.show_help))

@@ -300,9 +300,17 @@ async def _save(
 ) -> ReportStep:
     if step != ReportStep.PAUSED:
         data.paused_step = None
-    await context.services.reports.save_draft(
+    saved = await context.services.reports.save_draft(
         update.effective_chat.id, update.effective_user.id, step, data
     )
+    if not saved:
+        _ = context.gettext
+        await update.effective_chat.send_message(
+            _(
+                "⚠️ Our database is not answering right now. Your answers are kept and will be "
+                "saved as soon as it is back. You can go on."
+            )
+        )
     return step
 
 

@@ -15,7 +15,7 @@ from telegram.error import Forbidden, TelegramError
 from bot.context import JiynContext
 from bot.i18n import N_, gettext_for
 from bot.models import ReportStatus, utcnow
-from bot.services.review import Change, ReviewError, ReviewService
+from bot.services.review import Change, ReviewError, ReviewService, as_utc
 from handlers.my_data import STATUS_NAMES
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,12 @@ def local_time(context: JiynContext, moment: datetime | None) -> str:
     """A moment as dd.mm.yyyy hh:mm in the configured time zone."""
     if moment is None:
         return "—"
-    return moment.astimezone(context.services.settings.timezone).strftime("%d.%m.%Y %H:%M")
+    return as_utc(moment).astimezone(context.services.settings.timezone).strftime("%d.%m.%Y %H:%M")
 
 
 def age_label(_: Callable[[str], str], moment: datetime) -> str:
     """How long ago, short: 5 min, 3 h, 2 d."""
-    minutes = max(0, int((utcnow() - moment).total_seconds() // 60))
+    minutes = max(0, int((utcnow() - as_utc(moment)).total_seconds() // 60))
     if minutes < 60:
         return _("{n} min").format(n=minutes)
     if minutes < 48 * 60:

@@ -3,16 +3,28 @@ reporter's own list, /forget and the retention purge. Personal fields are always
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import copy
+import logging
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.crypto import Cipher
 from bot.db import SessionFactory
 from bot.models import Report, ReportDraft, ReportEvent, ReportStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+DATABASE_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+DRAFT_CACHE_SIZE = 10_000
+FLUSH_RETRY_SECONDS = 2.0
 
 # No 0/O, 1/I/L: codes are read aloud over the phone and copied from screenshots.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -95,6 +107,58 @@ class ReportService:
     def __init__(self, sessions: SessionFactory, cipher: Cipher) -> None:
         self.sessions = sessions
         self.cipher = cipher
+        # Drafts of people writing now, newest state (write-through), so a conversation goes on
+        # when the database is briefly down; `_unsaved` holds those not yet in the database.
+        self._drafts: OrderedDict[int, Draft] = OrderedDict()
+        self._unsaved: dict[int, Draft] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _remember(self, draft: Draft) -> None:
+        self._drafts[draft.user_id] = draft
+        self._drafts.move_to_end(draft.user_id)
+        while len(self._drafts) > DRAFT_CACHE_SIZE:
+            oldest = next(iter(self._drafts))
+            if oldest in self._unsaved:
+                break
+            del self._drafts[oldest]
+
+    def _forget_cached(self, user_id: int) -> None:
+        self._drafts.pop(user_id, None)
+        self._unsaved.pop(user_id, None)
+
+    @property
+    def unsaved_drafts(self) -> int:
+        """How many drafts wait for the database to come back."""
+        return len(self._unsaved)
+
+    async def flush_unsaved(self) -> int:
+        """Write the drafts kept in memory while the database was down; returns how many are
+        still waiting."""
+        for user_id, draft in list(self._unsaved.items()):
+            try:
+                await self._write_draft(draft)
+            except DATABASE_ERRORS:
+                break
+            if self._unsaved.get(user_id) is draft:
+                del self._unsaved[user_id]
+        return len(self._unsaved)
+
+    async def _flush_until_empty(self) -> None:
+        while True:
+            if not await self.flush_unsaved():
+                break
+            await asyncio.sleep(FLUSH_RETRY_SECONDS)
+        log.info("the database is back: every kept draft is saved")
+
+    async def stop(self) -> None:
+        """Try once more to save what is waiting, then stop retrying."""
+        if self._unsaved:
+            await self.flush_unsaved()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
 
     # ------------------------------------------------------------------ drafts
 
@@ -112,18 +176,51 @@ class ReportService:
 
     async def get_draft(self, user_id: int) -> Draft | None:
         """The user's draft, if they are writing a report."""
+        cached = self._drafts.get(user_id)
+        if cached is not None:
+            return copy.deepcopy(cached)
         async with self.sessions() as session:
             row = await session.scalar(
                 select(ReportDraft).where(
                     ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
                 )
             )
-            return self._draft(row) if row else None
+            if row is None:
+                return None
+            draft = self._draft(row)
+        self._remember(draft)
+        return copy.deepcopy(draft)
 
     async def save_draft(
         self, chat_id: int, user_id: int, step: int, data: DraftData, report_id: int | None = None
-    ) -> None:
-        """Create or update the user's draft with its current step and answers."""
+    ) -> bool:
+        """Create or update the user's draft with its current step and answers. False means the
+        database is down: the draft is kept in memory and saved as soon as it is back."""
+        previous = self._drafts.get(user_id)
+        draft = Draft(
+            id=previous.id if previous else 0,
+            chat_id=chat_id,
+            user_id=user_id,
+            step=int(step),
+            data=copy.deepcopy(data),
+            report_id=report_id or (previous.report_id if previous else None),
+            updated_at=utcnow(),
+        )
+        self._remember(draft)
+        try:
+            await self._write_draft(draft)
+        except DATABASE_ERRORS:
+            log.warning("database unavailable: a report draft is kept in memory until it is back")
+            self._unsaved[user_id] = draft
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.create_task(self._flush_until_empty())
+            return False
+        self._unsaved.pop(user_id, None)
+        return True
+
+    async def _write_draft(self, draft: Draft) -> None:
+        chat_id, user_id, data = draft.chat_id, draft.user_id, draft.data
+        step, report_id = draft.step, draft.report_id
         owner_hash = self.cipher.lookup_hash(user_id)
         async with self.sessions.begin() as session:
             row = await session.scalar(
@@ -144,13 +241,15 @@ class ReportService:
 
     async def delete_draft(self, user_id: int) -> bool:
         """Drop the user's draft; True if there was one."""
+        had_unsaved = self._unsaved.get(user_id) is not None
+        self._forget_cached(user_id)
         async with self.sessions.begin() as session:
             result = await session.execute(
                 delete(ReportDraft).where(
                     ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
                 )
             )
-            return bool(result.rowcount)
+            return bool(result.rowcount) or had_unsaved
 
     async def conversation_states(self) -> dict[tuple[int, int], int]:
         """(chat_id, user_id) → step of every draft: restores the conversation after a restart."""
@@ -175,7 +274,11 @@ class ReportService:
             ).all()
             for row in rows:
                 row.reminded_at = utcnow()
-            return [self._draft(row) for row in rows]
+            drafts = [self._draft(row) for row in rows]
+        for draft in drafts:  # idle: no need to keep them in memory
+            if draft.user_id not in self._unsaved:
+                self._drafts.pop(draft.user_id, None)
+        return drafts
 
     # ------------------------------------------------------------------ reports
 
@@ -232,7 +335,9 @@ class ReportService:
                     ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
                 )
             )
-            return report.code
+            code = report.code
+        self._forget_cached(user_id)
+        return code
 
     async def submit_quick(
         self, chat_id: int, user_id: int, language: str, data: DraftData, step: int
@@ -265,7 +370,12 @@ class ReportService:
             draft.data_enc = self.cipher.encrypt_json(data.to_json())
             draft.report_id = report.id
             draft.updated_at = utcnow()
-            return report.code
+            code, report_id = report.code, report.id
+        self._remember(
+            Draft(draft.id, chat_id, user_id, int(step), copy.deepcopy(data), report_id, utcnow())
+        )
+        self._unsaved.pop(user_id, None)
+        return code
 
     async def update_quick(self, report_id: int, data: DraftData) -> None:
         """Add what the person sent after a quick report (e.g. the location) to that report."""
@@ -316,6 +426,7 @@ class ReportService:
         shell — city, date, count, status — stays for statistics, unlinked from them) and their
         draft. Returns (reports cleared, draft deleted)."""
         hashes = self.cipher.lookup_hashes(user_id)
+        self._forget_cached(user_id)
         async with self.sessions.begin() as session:
             ids = (
                 await session.scalars(select(Report.id).where(Report.reporter_hash.in_(hashes)))

@@ -6,14 +6,14 @@ personal in an event (a note, a reason, a relayed message) is encrypted."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
 from bot.crypto import Cipher
 from bot.db import SessionFactory
-from bot.models import PendingInput, Report, ReportEvent, ReportStatus, utcnow
+from bot.models import JobState, PendingInput, Report, ReportEvent, ReportStatus, utcnow
 
 OPEN_STATUSES = (ReportStatus.NEW.value, ReportStatus.IN_REVIEW.value)
 DECIDED_STATUSES = (
@@ -44,6 +44,11 @@ MAX_FINE_MCI = 10_000
 MAX_ARREST_DAYS = 365
 NOTES_ON_CARD = 5
 DUPLICATE_CHAIN_LIMIT = 20
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored moment as an aware UTC datetime (SQLite returns them without a time zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class ReviewError(Exception):
@@ -140,6 +145,20 @@ class HistoryLine:
     created_at: datetime
     actor_id: int | None
     action: str
+
+
+@dataclass(frozen=True)
+class DigestCounts:
+    """What the daily digest says: counts only."""
+
+    arrived: int
+    arrived_urgent: int
+    cities: dict[str, int]
+    decided: dict[str, int]
+    waiting: int
+    waiting_urgent: int
+    in_review: int
+    stale: int
 
 
 @dataclass(frozen=True)
@@ -737,7 +756,23 @@ class ReviewService:
             )
             session.add(ReportEvent(report_id=report_id, action="stale_reminder"))
 
-    async def digest_counts(self, since: datetime, stale_after: timedelta) -> dict[str, Any]:
+    async def job_state(self, name: str) -> tuple[str, datetime] | None:
+        """What a scheduled job last recorded (its key, e.g. a date) and when."""
+        async with self.sessions() as session:
+            row = await session.get(JobState, name)
+            return (row.last_key, as_utc(row.updated_at)) if row else None
+
+    async def save_job_state(self, name: str, key: str) -> None:
+        """Record that a scheduled job did the work identified by `key`."""
+        async with self.sessions.begin() as session:
+            row = await session.get(JobState, name)
+            if row is None:
+                session.add(JobState(name=name, last_key=key, updated_at=utcnow()))
+            else:
+                row.last_key = key
+                row.updated_at = utcnow()
+
+    async def digest_counts(self, since: datetime, stale_after: timedelta) -> DigestCounts:
         """Counts for the daily digest: what arrived and was decided since `since`, and what is
         open now. Nothing personal."""
         now = utcnow()
@@ -771,17 +806,17 @@ class ReviewService:
             cities[city or "other"] = cities.get(city or "other", 0) + 1
         waiting = [row for row in open_rows if row.status == ReportStatus.NEW.value]
         in_review = [row for row in open_rows if row.status == ReportStatus.IN_REVIEW.value]
-        return {
-            "arrived": len(arrived),
-            "arrived_urgent": sum(1 for urgent, _city in arrived if urgent),
-            "cities": dict(sorted(cities.items(), key=lambda item: (-item[1], item[0]))),
-            "decided": {key: int(decided.get(key, 0)) for key in (*DECIDED_STATUSES, "closed")},
-            "waiting": len(waiting),
-            "waiting_urgent": sum(1 for row in waiting if row.urgent),
-            "in_review": len(in_review),
-            "stale": sum(
+        return DigestCounts(
+            arrived=len(arrived),
+            arrived_urgent=sum(1 for urgent, _city in arrived if urgent),
+            cities=dict(sorted(cities.items(), key=lambda item: (-item[1], item[0]))),
+            decided={key: int(decided.get(key, 0)) for key in (*DECIDED_STATUSES, "closed")},
+            waiting=len(waiting),
+            waiting_urgent=sum(1 for row in waiting if row.urgent),
+            in_review=len(in_review),
+            stale=sum(
                 1
                 for row in in_review
-                if row.claimed_at is not None and row.claimed_at <= now - stale_after
+                if row.claimed_at is not None and as_utc(row.claimed_at) <= now - stale_after
             ),
-        }
+        )

@@ -1,0 +1,57 @@
+"""Typed answers to review and relay buttons (a reject reason, a note, a message...). The
+question waits in the database, so it survives a restart. This handler runs in a group before
+every other one: when a question is waiting, the text answers it (even in the middle of a
+report draft: the person just pressed a button asking for it) and nothing else sees the text.
+/cancel drops the question; any other command drops it and then runs as usual."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot.context import JiynContext
+from bot.services.access import authorize
+from bot.services.review import INPUT_KINDS
+from handlers import middleware
+from handlers.review import take_review_answer
+from handlers.review_common import review_service
+from handlers.review_relay import send_message_to_reporter, send_reply_to_volunteer
+
+# Runs before the middleware's group (-1), so it loads the user and language itself.
+INPUT_GROUP = -2
+
+
+async def take_typed_answer(update: Update, context: JiynContext) -> None:
+    """Answer the waiting question with this text, or let the update through if none waits."""
+    user = update.effective_user
+    message = update.effective_message
+    if user is None or message is None or message.text is None or user.is_bot:
+        return
+    service = review_service(context)
+    pending = await service.pending_input(user.id)
+    if pending is None:
+        return
+    text = message.text.strip()
+    if text.startswith("/"):
+        await service.clear_input(user.id)
+        command = text.split(maxsplit=1)[0].split("@", 1)[0]
+        if command != "/cancel":
+            return  # the command runs as usual; the question is dropped
+        await middleware.load_user(update, context)
+        await message.reply_text(context.gettext("Cancelled."))
+        raise ApplicationHandlerStop
+    await middleware.load_user(update, context)
+    if pending.kind == "reply":
+        keep_waiting = not await send_reply_to_volunteer(update, context, pending)
+    else:
+        # Roles are checked again now: they may have changed since the button was pressed.
+        role = await authorize(update, context, INPUT_KINDS[pending.kind], pending.report_id)
+        if role is None:
+            keep_waiting = False
+        elif pending.kind == "write":
+            keep_waiting = not await send_message_to_reporter(update, context, pending, role)
+        else:
+            keep_waiting = not await take_review_answer(update, context, pending, role)
+    if not keep_waiting:
+        await service.clear_input(user.id)
+    raise ApplicationHandlerStop
