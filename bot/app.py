@@ -23,8 +23,10 @@ from bot.config import Settings
 from bot.context import JiynContext, Services
 from bot.crypto import Cipher
 from bot.db import create_engine, create_session_factory
+from bot.http import TelegramLimits, TelegramRateLimiter, make_get_updates_request, make_request
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.persistence import DatabasePersistence
+from bot.processing import ChatOrderedUpdateProcessor
 from bot.services.notify import VolunteerNotifier
 from bot.services.reports import ReportService
 from handlers import (
@@ -210,8 +212,11 @@ def add_handlers(application: JiynApplication) -> None:
     application.add_error_handler(errors.handle_error)
 
 
-def build_application(settings: Settings, *, token: str | None = None) -> JiynApplication:
-    """The Application for these settings, talking to settings.api_base_url."""
+def build_application(
+    settings: Settings, *, token: str | None = None, rate_limits: TelegramLimits | None = None
+) -> JiynApplication:
+    """The Application for these settings, talking to settings.api_base_url; `rate_limits`
+    replaces Telegram's published limits (benchmarks lift them)."""
     bot_token = token or settings.bot_token
     if not bot_token:
         raise ValueError("a bot token is needed to build the Application")
@@ -227,8 +232,6 @@ def build_application(settings: Settings, *, token: str | None = None) -> JiynAp
         cipher=cipher,
         reports=reports,
     )
-    from bot.http import TelegramRateLimiter, make_get_updates_request, make_request
-    from bot.processing import ChatOrderedUpdateProcessor
 
     application: JiynApplication = (
         ApplicationBuilder()
@@ -238,7 +241,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> JiynAp
         .concurrent_updates(ChatOrderedUpdateProcessor())
         .request(make_request())
         .get_updates_request(make_get_updates_request())
-        .rate_limiter(TelegramRateLimiter())
+        .rate_limiter(TelegramRateLimiter(rate_limits))
         .context_types(ContextTypes(context=JiynContext))
         .persistence(DatabasePersistence(reports))
         .post_init(_post_init)
