@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ Numbers from a shared or busy machine vary by tens of percent between runs.
 """
 
 JIYN = "Jiyn"
+JIYN_UNCAPPED = "Jiyn, Telegram's limits lifted"
 ECHO = "Echo bot (PTB defaults)"
 
 
@@ -179,14 +180,17 @@ def start_bot(kind: str, api: LocalBotApi, work_dir: Path) -> BotProcess:
         command = [sys.executable, "-m", "bot.cli", "run"]
     elif kind == ECHO:
         command = [sys.executable, "-m", "bench.common", "echo"]
+    elif kind == JIYN_UNCAPPED:
+        command = [sys.executable, "-m", "bench.common", "jiyn-uncapped"]
     else:
         raise ValueError(f"unknown bot {kind!r}")
-    log_path = work_dir / f"{'jiyn' if kind == JIYN else 'echo'}.log"
+    log_path = work_dir / "bot.log"
     started_at = time.monotonic()
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,
-            cwd=REPO_ROOT,
+            # Not the repository: a developer's .env there must not configure the benchmark.
+            cwd=work_dir,
             env=bot_environment(api, database_url, data_dir),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -244,6 +248,11 @@ class AnswerLog:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
 
+    def forget(self, chat_ids: Iterable[int]) -> None:
+        """Drop what was recorded for these chats (e.g. the answers of a warm-up)."""
+        for chat_id in chat_ids:
+            self.total -= len(self.by_chat.pop(chat_id, []))
+
     def close(self) -> None:
         """Stop recording."""
         if self._unsubscribe is not None:
@@ -278,13 +287,29 @@ def run_echo_bot() -> None:
     application.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
+def run_uncapped_jiyn() -> None:
+    """Jiyn as built for production, but with Telegram's rate limits lifted: what the bot
+    itself can do when the limits are not what holds it back."""
+    from telegram import Update
+
+    from bot.app import build_application
+    from bot.config import load_settings
+    from bot.http import TelegramLimits, Window
+
+    unlimited = (Window(1_000_000, 1.0),)
+    limits = TelegramLimits(overall=unlimited, private_chat=unlimited, group_chat=unlimited)
+    application = build_application(load_settings(), rate_limits=limits)
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bench.common echo` runs the baseline echo bot."""
+    """`python -m bench.common echo|jiyn-uncapped` runs that bot (for the benchmarks)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments != ["echo"]:
-        print("usage: python -m bench.common echo", file=sys.stderr)
+    bots = {"echo": run_echo_bot, "jiyn-uncapped": run_uncapped_jiyn}
+    if len(arguments) != 1 or arguments[0] not in bots:
+        print("usage: python -m bench.common echo|jiyn-uncapped", file=sys.stderr)
         return 2
-    run_echo_bot()
+    bots[arguments[0]]()
     return 0
 
 

@@ -6,12 +6,14 @@ import logging
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    ExtBot,
     InlineQueryHandler,
     MessageHandler,
     TypeHandler,
@@ -62,6 +64,22 @@ BOT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("language", N_("Change the language")),
     ("help", N_("How to use the bot")),
 )
+
+class JiynBot(ExtBot[None]):
+    """ExtBot whose answer to a button press never fails the handler that sends it."""
+
+    async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
+        """Answer the press; False when Telegram no longer takes an answer to it."""
+        try:
+            return await super().answer_callback_query(*args, **kwargs)
+        except BadRequest as error:
+            # The press was answered already (an error handler ran before the handler, or the
+            # update came again after a crash) or is too old (the bot was down): the answer only
+            # stops the button's spinner, the press itself must still be acted on.
+            if "query is too old" in error.message.lower():
+                return False
+            raise
+
 
 JiynApplication = Application[Any, JiynContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
 
@@ -124,9 +142,10 @@ def add_handlers(application: JiynApplication) -> None:
     # The report conversation comes first: while a report is being written, its answers are
     # not questions for the knowledge base.
     application.add_handler(report.report_conversation())
-    application.add_handler(CommandHandler("cancel", report.cancel_report))
-    application.add_handler(CommandHandler("myreports", my_data.list_reports))
-    application.add_handler(CommandHandler("forget", my_data.ask_forget))
+    # Personal journeys only in the private chat: in a group they would show who reported.
+    application.add_handler(CommandHandler("cancel", report.cancel_report, private))
+    application.add_handler(CommandHandler("myreports", my_data.list_reports, private))
+    application.add_handler(CommandHandler("forget", my_data.ask_forget, private))
     application.add_handler(
         CallbackQueryHandler(my_data.confirm_forget, pattern=r"^forget:(confirm|keep)$")
     )
@@ -137,6 +156,9 @@ def add_handlers(application: JiynApplication) -> None:
             filters.TEXT & private & ~filters.UpdateType.EDITED, review_input.take_typed_answer
         ),
         group=review_input.INPUT_GROUP,
+    )
+    application.add_handler(
+        CallbackQueryHandler(review_input.drop_question_on_button), group=review_input.INPUT_GROUP
     )
     application.add_handler(
         CommandHandler(
@@ -194,7 +216,12 @@ def add_handlers(application: JiynApplication) -> None:
         CallbackQueryHandler(questions.record_vote, pattern=r"^kb:fb:[a-z0-9-]+:(up|down)$")
     )
     application.add_handler(InlineQueryHandler(inline.answer_inline))
-    application.add_handler(MessageHandler(filters.LOCATION & private, venues.show_nearest))
+    # Edits of a location are a live location moving: not a new request each time.
+    application.add_handler(
+        MessageHandler(
+            filters.LOCATION & private & ~filters.UpdateType.EDITED, venues.show_nearest
+        )
+    )
     application.add_handler(
         MessageHandler(
             filters.TEXT & ~filters.COMMAND & private & ~filters.UpdateType.EDITED,
@@ -233,15 +260,18 @@ def build_application(
         reports=reports,
     )
 
+    bot = JiynBot(
+        bot_token,
+        base_url=f"{settings.api_base_url}/bot",
+        base_file_url=f"{settings.api_base_url}/file/bot",
+        request=make_request(),
+        get_updates_request=make_get_updates_request(),
+        rate_limiter=TelegramRateLimiter(rate_limits),
+    )
     application: JiynApplication = (
         ApplicationBuilder()
-        .token(bot_token)
-        .base_url(f"{settings.api_base_url}/bot")
-        .base_file_url(f"{settings.api_base_url}/file/bot")
+        .bot(bot)
         .concurrent_updates(ChatOrderedUpdateProcessor())
-        .request(make_request())
-        .get_updates_request(make_get_updates_request())
-        .rate_limiter(TelegramRateLimiter(rate_limits))
         .context_types(ContextTypes(context=JiynContext))
         .persistence(DatabasePersistence(reports))
         .post_init(_post_init)

@@ -210,7 +210,7 @@ def _positive_int(name: str, raw: str | None, default: int, unit: str = "days") 
 def _time_of_day(name: str, raw: str | None, default: time) -> time:
     if raw is None or not raw.strip():
         return default
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", raw.strip())
+    match = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})", raw.strip())
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ConfigError(f"{name}: expected a time of day as HH:MM, like 21:00")
     return time(int(match[1]), int(match[2]))

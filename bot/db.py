@@ -23,6 +23,14 @@ def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[n
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # Let SQLAlchemy issue BEGIN itself (below), instead of the driver's deferred BEGIN.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+    # A deferred transaction that reads and then writes cannot wait for the write lock (SQLite
+    # answers "database is locked" at once); taking it at BEGIN makes writers queue instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def ensure_sqlite_directory(database_url: str) -> None:
@@ -40,6 +48,7 @@ def create_engine(database_url: str) -> AsyncEngine:
             database_url, connect_args={"timeout": 30}, hide_parameters=True
         )
         event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(
         database_url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True

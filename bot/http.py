@@ -45,6 +45,8 @@ DEFAULT_WRITE_TIMEOUT = 5.0
 DEFAULT_POOL_TIMEOUT = 1.0
 DEFAULT_MEDIA_WRITE_TIMEOUT = 20.0
 _JSON_HEADERS = {"Content-Type": "application/json"}
+# Built once: json.dumps with any option set builds a new encoder on every call.
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class AiohttpRequest(BaseRequest):
@@ -140,7 +142,7 @@ class AiohttpRequest(BaseRequest):
             else:
                 # One JSON document: the C encoder on the values as they are costs a fraction
                 # of form-encoding each value as JSON and then percent-escaping the long text.
-                body = json.dumps(request_data.parameters, ensure_ascii=False).encode("utf-8")
+                body = _JSON_ENCODER.encode(request_data.parameters).encode("utf-8")
                 headers = _JSON_HEADERS
         try:
             async with self._session.request(
@@ -293,10 +295,6 @@ class _SlidingWindows:
                 earliest = max(earliest, self.sent[-window.limit] + window.seconds)
         return earliest
 
-    def last(self, default: float) -> float:
-        """The latest send counted, or default when none was."""
-        return self.sent[-1] if self.sent else default
-
     def record(self, when: float) -> None:
         """Count a send at `when` (never earlier than the last one recorded)."""
         self.sent.append(when)
@@ -328,7 +326,14 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
     asking for help that is better than an answer that never comes.
     """
 
-    __slots__ = ("_chats", "_limits", "_overall", "_policy", "_sweep_countdown")
+    __slots__ = (
+        "_chats",
+        "_limits",
+        "_overall",
+        "_overall_turn",
+        "_policy",
+        "_sweep_countdown",
+    )
 
     _SWEEP_EVERY = 1024
 
@@ -338,6 +343,7 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
         self._limits = limits or TelegramLimits()
         self._policy = retry or RetryPolicy()
         self._overall = _SlidingWindows(self._limits.overall)
+        self._overall_turn = asyncio.Lock()
         self._chats: dict[str, _ChatState] = {}
         self._sweep_countdown = self._SWEEP_EVERY
 
@@ -445,22 +451,27 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
 
     async def _wait_for_room(self, chat: _ChatState | None) -> None:
         """Return when one more message keeps the chat's and the overall limits; count it."""
-        loop = asyncio.get_running_loop()
         if chat is not None:
-            while True:
-                now = loop.time()
-                ready_at = chat.windows.next_free(now)
-                if ready_at <= now:
-                    break
-                # Loop: a 429 may have pushed the pause further while this call slept.
-                await asyncio.sleep(ready_at - now)
-        # Booked without an await in between, so overall slots go out in booking order.
+            await _wait_for_windows(chat.windows)
+        # One call at a time waits for the overall window, first come first served; each is
+        # counted when it actually leaves, so a late wake-up never lets the next one out early.
+        async with self._overall_turn:
+            sent_at = await _wait_for_windows(self._overall)
+            if chat is not None:
+                chat.windows.record(sent_at)
+            self._overall.record(sent_at)
+
+
+async def _wait_for_windows(windows: _SlidingWindows) -> float:
+    """Sleep until one more send keeps these windows; the time it may go."""
+    loop = asyncio.get_running_loop()
+    while True:
         now = loop.time()
-        sent_at = max(self._overall.next_free(now), self._overall.last(now))
-        self._overall.record(sent_at)
-        if chat is not None:
-            chat.windows.record(sent_at)
-        await _sleep_until(loop, sent_at)
+        ready_at = windows.next_free(now)
+        if ready_at <= now:
+            return now
+        # Loop: a 429 may have pushed the pause further while this call slept.
+        await asyncio.sleep(ready_at - now)
 
 
 @dataclass(frozen=True)
@@ -471,9 +482,3 @@ class _Call:
     callback: Callable[..., Coroutine[Any, Any, JsonResult]]
     args: Any
     kwargs: dict[str, Any]
-
-
-async def _sleep_until(loop: asyncio.AbstractEventLoop, when: float) -> None:
-    delay = when - loop.time()
-    if delay > 0:
-        await asyncio.sleep(delay)

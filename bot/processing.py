@@ -61,6 +61,7 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     ) -> None:
         if max_running < 1:
             raise ValueError("max_running must be at least 1")
+        # PTB hands updates over concurrently only when this is above 1.
         super().__init__(max_concurrent_updates=max(max_pending, max_running, 2))
         self._max_running = max_running
         self._running = asyncio.BoundedSemaphore(max_running)

@@ -7,6 +7,7 @@ from telegram import Update
 from bot.context import JiynContext
 from bot.services import users
 from handlers.keyboards import language_picker, main_menu
+from handlers.replies import edit_or_send
 
 
 async def ask_language(update: Update, context: JiynContext) -> None:
@@ -27,5 +28,7 @@ async def set_language(update: Update, context: JiynContext) -> None:
     context.language = language
     _ = context.gettext
     await query.answer()
-    await query.edit_message_text(_("Language: English. You can change it with /language."))
-    await update.effective_message.reply_html(_("What do you need?"), reply_markup=main_menu(_))
+    await edit_or_send(query, _("Language: English. You can change it with /language."))
+    await update.effective_chat.send_message(
+        _("What do you need?"), parse_mode="HTML", reply_markup=main_menu(_)
+    )

@@ -1,27 +1,58 @@
-"""Runs before every handler: registers the user and settles the update's language."""
+"""Runs before every handler: registers the user, settles the update's language, and answers
+buttons the handlers cannot act on (a vanished message, data the bot did not write)."""
 
 from __future__ import annotations
 
-from telegram import Update
+import logging
+
+from telegram import CallbackQuery, Message, Update
+from telegram.ext import ApplicationHandlerStop
 
 from bot.context import JiynContext
 from bot.i18n import choose_language
 from bot.services import users
+from bot.services.reports import DATABASE_ERRORS
+from handlers import fallback
+
+log = logging.getLogger(__name__)
 
 
 async def load_user(update: Update, context: JiynContext) -> None:
-    """Create or refresh the user row and set context.language from the saved choice."""
+    """Create or refresh the user row and set context.language from the saved choice; a button
+    the handlers cannot act on (see _acceptable_button) is answered as out of date and goes no
+    further."""
     tg_user = update.effective_user
     if tg_user is None or tg_user.is_bot:
         return
     settings = context.services.settings
-    user = await users.touch_user(
-        context.services.sessions,
-        tg_user.id,
-        tg_user.language_code,
-        admin=tg_user.id in settings.admin_ids,
-    )
-    context.saved_language = user.language
+    try:
+        user = await users.touch_user(
+            context.services.sessions,
+            tg_user.id,
+            tg_user.language_code,
+            admin=tg_user.id in settings.admin_ids,
+        )
+        saved_language = user.language
+    except DATABASE_ERRORS:
+        # The database is down: still answer (a report goes on from memory), in Telegram's
+        # language, as the saved choice cannot be read.
+        log.warning("database unavailable: answering without the saved language")
+        saved_language = None
+    context.saved_language = saved_language
     context.language = choose_language(
-        user.language, tg_user.language_code, settings.default_language
+        saved_language, tg_user.language_code, settings.default_language
     )
+    query = update.callback_query
+    if query is not None and not _acceptable_button(query):
+        await fallback.answer_stale_button(update, context)
+        raise ApplicationHandlerStop
+
+
+def _acceptable_button(query: CallbackQuery) -> bool:
+    """A press the handlers can act on: its message is there (handlers reply next to it), and
+    its data could be ours (the bot writes it in printable ASCII without spaces, so anything
+    else was forged, and would slip through patterns like "^...$" with a trailing newline)."""
+    if query.inline_message_id is None and not isinstance(query.message, Message):
+        return False
+    data = query.data
+    return data is None or (data.isascii() and data.isprintable() and " " not in data)

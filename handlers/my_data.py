@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.context import JiynContext
 from bot.i18n import N_
 from bot.services import users
+from handlers.replies import edit_or_send
 
 STATUS_NAMES = {
     "new": N_("received, waiting for a volunteer"),
@@ -63,7 +64,7 @@ async def confirm_forget(update: Update, context: JiynContext) -> None:
     query = update.callback_query
     await query.answer()
     if query.data == "forget:keep":
-        await query.edit_message_text(_("Nothing was deleted."))
+        await edit_or_send(query, _("Nothing was deleted."))
         return
     services = context.services
     cleared, draft_deleted = await services.reports.forget(update.effective_user.id)
@@ -78,4 +79,4 @@ async def confirm_forget(update: Update, context: JiynContext) -> None:
         lines.append(_("• your unfinished report"))
     if settings_deleted:
         lines.append(_("• your language setting"))
-    await query.edit_message_text("\n".join(lines))
+    await edit_or_send(query, "\n".join(lines))

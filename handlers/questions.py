@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 
 from bot.context import JiynContext
 from bot.i18n import normalize_language
@@ -60,4 +63,6 @@ async def record_vote(update: Update, context: JiynContext) -> None:
             for row in markup.inline_keyboard
             if not any((b.callback_data or "").startswith("kb:fb:") for b in row)
         ]
-        await query.edit_message_reply_markup(InlineKeyboardMarkup(kept) if kept else None)
+        # Taking the buttons away is cosmetic: a message that is gone or unchanged is fine.
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(InlineKeyboardMarkup(kept) if kept else None)

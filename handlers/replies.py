@@ -1,8 +1,9 @@
-"""Turning a knowledge Reply into a Telegram message."""
+"""Turning a knowledge Reply into a Telegram message, and replacing the message of a button."""
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest
 
 from knowledge.answer import Reply
 
@@ -38,3 +39,20 @@ async def send_reply(message: Message, reply: Reply) -> Message:
         reply_markup=reply_markup(reply),
         disable_web_page_preview=True,
     )
+
+
+async def edit_or_send(
+    query: CallbackQuery, text: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Replace the text of the message whose button was pressed; when that message cannot be
+    edited any more (deleted, too old, inaccessible), send the text as a new message."""
+    message = query.message
+    try:
+        if isinstance(message, Message):
+            await message.edit_text(text, reply_markup=reply_markup)
+            return
+    except BadRequest as error:
+        if "not modified" in error.message.lower():
+            return  # a second tap on the same button: the message already says this
+    if message is not None:
+        await query.get_bot().send_message(message.chat.id, text, reply_markup=reply_markup)

@@ -16,6 +16,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
+from telegram.constants import ChatType
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -129,7 +130,8 @@ def summary_text(context: JiynContext, data: DraftData) -> str:
         (_("Contact"), contact),
         (_("Volunteers may contact you"), _("yes") if data.consent else _("no")),
     ]
-    lines = [f"<b>{_('Check your report')}</b>", ""]
+    title = _("Check your report")
+    lines = [f"<b>{title}</b>", ""]
     lines += [f"<b>{html.escape(label)}:</b> {html.escape(value)}" for label, value in rows]
     lines += ["", _("Press a field to change it, or send the report.")]
     return "\n".join(lines)
@@ -350,9 +352,27 @@ async def _answer_query(update: Update) -> None:
 # ---------------------------------------------------------------- entry and control
 
 
-async def start_report(update: Update, context: JiynContext) -> ReportStep:
-    """Open a report, or offer to continue an unfinished one."""
+async def _private_chat_only(update: Update, context: JiynContext) -> bool:
+    """True in the private chat with the bot; elsewhere say reports are written there only."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        return True
     _ = context.gettext
+    text = _(
+        "Reports are written only in a private chat with the bot, where no one else sees them."
+    )
+    if update.callback_query:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
+    return False
+
+
+async def start_report(update: Update, context: JiynContext) -> ReportStep | int:
+    """Open a report, or offer to continue an unfinished one (in the private chat only)."""
+    _ = context.gettext
+    if not await _private_chat_only(update, context):
+        return ConversationHandler.END
     await _answer_query(update)
     draft = await context.services.reports.get_draft(update.effective_user.id)
     if draft is not None:
@@ -379,8 +399,10 @@ async def start_report(update: Update, context: JiynContext) -> ReportStep:
     return ReportStep.ROLE
 
 
-async def resume_report(update: Update, context: JiynContext) -> ReportStep:
-    """Ask again the question the person stopped at."""
+async def resume_report(update: Update, context: JiynContext) -> ReportStep | int:
+    """Ask again the question the person stopped at (in the private chat only)."""
+    if not await _private_chat_only(update, context):
+        return ConversationHandler.END
     await _answer_query(update)
     step, data = await _current(update, context)
     await _save(update, context, step, data)
@@ -388,7 +410,7 @@ async def resume_report(update: Update, context: JiynContext) -> ReportStep:
     return step
 
 
-async def restart_report(update: Update, context: JiynContext) -> ReportStep:
+async def restart_report(update: Update, context: JiynContext) -> ReportStep | int:
     """Drop the unfinished draft and start from the first question."""
     await context.services.reports.delete_draft(update.effective_user.id)
     return await start_report(update, context)
@@ -615,9 +637,11 @@ async def skip_place(update: Update, context: JiynContext) -> ReportStep:
 
 
 async def choose_city(update: Update, context: JiynContext) -> ReportStep:
-    """The city from the buttons."""
-    await _answer_query(update)
+    """The city from the buttons (one the bot offers: button data can be forged)."""
     city = update.callback_query.data.rsplit(":", 1)[-1]
+    if city != "other" and context.services.knowledge.get(f"venues-{city}") is None:
+        return await reject_input(update, context)
+    await _answer_query(update)
     data = await _answers(update, context)
     data.city = city
     return await _advance(update, context, ReportStep.CITY, data)
@@ -752,8 +776,10 @@ async def choose_consent(update: Update, context: JiynContext) -> ReportStep:
 
 async def edit_field(update: Update, context: JiynContext) -> ReportStep:
     """From the summary: answer one question again, then come back to the summary."""
-    await _answer_query(update)
     field_name = update.callback_query.data.rsplit(":", 1)[-1]
+    if field_name not in EDITABLE:  # forged button data
+        return await reject_input(update, context)
+    await _answer_query(update)
     data = await _answers(update, context)
     data.editing = True
     return await _next(update, context, EDITABLE[field_name], data)
@@ -796,9 +822,12 @@ async def confirm_report(update: Update, context: JiynContext) -> int:
 
 def report_conversation() -> ConversationHandler:
     """The ConversationHandler of the report journey."""
-    text = filters.TEXT & ~filters.COMMAND
+    # An edited message is not an answer: it would overwrite the answer to a later question
+    # (and a live location sends an edit every few seconds).
+    fresh = ~filters.UpdateType.EDITED
+    text = filters.TEXT & ~filters.COMMAND & fresh
     skip = CallbackQueryHandler(skip_step, pattern=r"^report:skip$")
-    anything = MessageHandler(filters.ALL & ~filters.COMMAND, reject_input)
+    anything = MessageHandler(filters.ALL & ~filters.COMMAND & fresh, reject_input)
     return ConversationHandler(
         name=REPORT_CONVERSATION,
         persistent=True,
@@ -819,7 +848,7 @@ def report_conversation() -> ConversationHandler:
             ],
             ReportStep.WHEN_CUSTOM: [MessageHandler(text, type_when)],
             ReportStep.WHERE: [
-                MessageHandler(filters.LOCATION, send_location),
+                MessageHandler(filters.LOCATION & fresh, send_location),
                 MessageHandler(text, type_place),
                 skip,
             ],
@@ -833,12 +862,14 @@ def report_conversation() -> ConversationHandler:
             ReportStep.POLICE: [MessageHandler(text, type_police), skip],
             ReportStep.DETAILS: [MessageHandler(text, type_details), skip],
             ReportStep.MEDIA: [
-                MessageHandler(filters.PHOTO | filters.VIDEO | filters.Document.ALL, add_media),
+                MessageHandler(
+                    (filters.PHOTO | filters.VIDEO | filters.Document.ALL) & fresh, add_media
+                ),
                 CallbackQueryHandler(finish_media, pattern=r"^report:media:done$"),
                 skip,
             ],
             ReportStep.CONTACT: [
-                MessageHandler(filters.CONTACT, share_contact),
+                MessageHandler(filters.CONTACT & fresh, share_contact),
                 CallbackQueryHandler(choose_telegram_contact, pattern=r"^report:contact:telegram$"),
             ],
             ReportStep.CONSENT: [

@@ -54,9 +54,10 @@ CARD_ACTIONS = {
     "media": "media",
     "log": "history",
 }
-CARD_PATTERN = r"^rv:(open|card|claim|release|verify|reject|dup|note|out|close|media|log):\d{1,10}$"
-OUTCOME_PATTERN = r"^rv:oc:\d{1,10}:(released|fined|arrested|court|unknown)$"
-QUEUE_PATTERN = r"^q:l:[a-z_]{1,10}:[a-z*-]{1,32}:\d{1,4}$"
+# Report ids fit PostgreSQL's integer: at most 9 digits, ASCII only.
+CARD_PATTERN = rf"^rv:({'|'.join(CARD_ACTIONS)}):[0-9]{{1,9}}$"
+OUTCOME_PATTERN = r"^rv:oc:[0-9]{1,9}:(released|fined|arrested|court|unknown)$"
+QUEUE_PATTERN = r"^q:l:[a-z_]{1,10}:[a-z*-]{1,32}:[0-9]{1,4}$"
 CITY_PICKER_PATTERN = r"^q:c:[a-z_]{1,10}$"
 DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d")
 
@@ -259,6 +260,9 @@ def card_text(context: JiynContext, card: ReportCard, viewer_id: int) -> str:
         holder = _("another volunteer")
     if card.contact_via_telegram or not card.phone:
         contact = _("through the bot only")
+    elif not card.consent:
+        # The number was shared, but not the wish to be called: keep it out of sight.
+        contact = _("a phone number, hidden: no consent to contact")
     else:
         contact = card.phone
     rows = [
@@ -293,7 +297,8 @@ def card_text(context: JiynContext, card: ReportCard, viewer_id: int) -> str:
             "<i>" + html.escape(_("Personal data of this report has been deleted.")) + "</i>"
         )
     if card.notes:
-        lines.append(f"<b>{html.escape(_('Notes'))}:</b>")
+        notes_label = _("Notes")
+        lines.append(f"<b>{html.escape(notes_label)}:</b>")
         lines += [
             f"• {html.escape(local_time(context, note.created_at))} — "
             f"{html.escape(_clip(note.text, CARD_NOTE_LIMIT))}"
@@ -312,6 +317,7 @@ def card_keyboard(
     status = card.status
 
     def button(label: str, action: str) -> InlineKeyboardButton:
+        """A button for an action on this report."""
         return InlineKeyboardButton(label, callback_data=f"rv:{action}:{card.id}")
 
     rows: list[list[InlineKeyboardButton]] = []
@@ -328,9 +334,8 @@ def card_keyboard(
     elif status in (ReportStatus.REJECTED.value, ReportStatus.DUPLICATE.value) and holder:
         rows.append([button(_("🔒 Close"), "close")])
     extra = [button(_("📝 Note"), "note")]
-    if holder and card.may_write and status != ReportStatus.CLOSED.value:
-        if status != ReportStatus.NEW.value:
-            extra.insert(0, button(_("✉️ Write to reporter"), "write"))
+    if holder and card.may_write and status not in (ReportStatus.NEW, ReportStatus.CLOSED):
+        extra.insert(0, button(_("✉️ Write to reporter"), "write"))
     rows.append(extra)
     more = []
     if not card.purged and (card.media or card.latitude is not None):
@@ -347,15 +352,22 @@ def card_keyboard(
 
 
 async def send_card(
-    update: Update, context: JiynContext, report_id: int, role: Role, *, record_view: bool
+    update: Update,
+    context: JiynContext,
+    report_id: int,
+    role: Role,
+    *,
+    record_view: bool,
+    note: str | None = None,
 ) -> None:
-    """Send the report card as a new message."""
+    """Send the report card as a new message, after a line saying what was just done."""
     user_id = update.effective_user.id
     card = await review_service(context).card(report_id, user_id, record_view=record_view)
+    text = card_text(context, card, user_id)
+    if note:
+        text = f"<i>{html.escape(note)}</i>\n\n{text}"
     await update.effective_chat.send_message(
-        card_text(context, card, user_id),
-        parse_mode="HTML",
-        reply_markup=card_keyboard(context, card, user_id, role),
+        text, parse_mode="HTML", reply_markup=card_keyboard(context, card, user_id, role)
     )
 
 
@@ -430,9 +442,8 @@ async def press_card_button(update: Update, context: JiynContext) -> None:
             await _send_history(update, context, report_id)
             return
     except ReviewError as error:
+        # Only a toast: the card stays as it is (Refresh shows what changed meanwhile).
         await tell(update, error_text(context, error))
-        if error.reason != "not_found":
-            await _refresh_card(update, context, report_id, role)
         return
     await _refresh_card(update, context, report_id, role)
 
@@ -467,6 +478,7 @@ async def _ask(update: Update, context: JiynContext, kind: str, report_id: int) 
 
 
 async def _offer_outcomes(update: Update, context: JiynContext, report_id: int) -> None:
+    """The card's buttons become the outcome choices (and Back)."""
     _ = context.gettext
     labels = {
         "released": _("Released"),
@@ -479,12 +491,17 @@ async def _offer_outcomes(update: Update, context: JiynContext, report_id: int) 
         InlineKeyboardButton(labels[kind], callback_data=f"rv:oc:{report_id}:{kind}")
         for kind in OUTCOMES
     ]
-    code = await review_service(context).code_of(report_id) or ""
-    await update.effective_chat.send_message(
-        f"<b>{html.escape(code)}</b>\n" + html.escape(_("What happened to the detained?")),
-        parse_mode="HTML",
-        reply_markup=InlineKeyboardMarkup([buttons[0:2], buttons[2:4], buttons[4:]]),
-    )
+    buttons.append(InlineKeyboardButton(_("◀ Back"), callback_data=f"rv:card:{report_id}"))
+    markup = InlineKeyboardMarkup([buttons[0:2], buttons[2:4], buttons[4:]])
+    try:
+        await update.callback_query.edit_message_reply_markup(markup)
+    except BadRequest:  # the card is gone (deleted, too old): ask in a new message
+        code = await review_service(context).code_of(report_id) or ""
+        await update.effective_chat.send_message(
+            f"<b>{html.escape(code)}</b>\n" + html.escape(_("What happened to the detained?")),
+            parse_mode="HTML",
+            reply_markup=markup,
+        )
 
 
 async def choose_outcome(update: Update, context: JiynContext) -> None:
@@ -509,8 +526,7 @@ async def choose_outcome(update: Update, context: JiynContext) -> None:
         await tell(update, error_text(context, error))
         return
     await query.answer(_("Outcome saved."))
-    await _edit_or_send(update, html.escape(_("Outcome saved.")), None)
-    await send_card(update, context, report_id, role, record_view=False)
+    await _refresh_card(update, context, report_id, role)
 
 
 def parse_date(text: str) -> date | None:
@@ -549,7 +565,7 @@ async def take_review_answer(
             await service.add_note(report_id, user_id, text)
             done = _("Note saved.")
         elif pending.kind in ("fined", "arrested"):
-            if not re.fullmatch(r"\d{1,6}", text):
+            if not re.fullmatch(r"[0-9]{1,6}", text):
                 raise ReviewError("bad_number")
             await service.record_outcome(
                 report_id, user_id, pending.kind, admin=admin, number=int(text)
@@ -562,13 +578,14 @@ async def take_review_answer(
             await service.record_outcome(report_id, user_id, "court", admin=admin, on=on)
             done = _("Outcome saved.")
     except ReviewError as error:
-        await update.effective_message.reply_text(error_text(context, error))
         if error.reason in ("bad_text", "bad_number", "bad_date", "unknown_code", "same_report"):
-            await update.effective_message.reply_text(prompt_text(context, pending.kind))
+            await update.effective_message.reply_text(
+                error_text(context, error) + "\n" + prompt_text(context, pending.kind)
+            )
             return False
+        await update.effective_message.reply_text(error_text(context, error))
         return True
-    await update.effective_message.reply_text(done)
-    await send_card(update, context, report_id, role, record_view=False)
+    await send_card(update, context, report_id, role, record_view=False, note=done)
     return True
 
 
@@ -599,9 +616,10 @@ async def _send_history(update: Update, context: JiynContext, report_id: int) ->
     """Who did what with the report, and when (admins only)."""
     _ = context.gettext
     service = review_service(context)
-    lines = await service.history(report_id)
+    lines = await service.history(report_id, update.effective_user.id)
     code = await service.code_of(report_id) or ""
-    text = [f"<b>{html.escape(_('History of {code}').format(code=code))}</b>"]
+    title = _("History of {code}").format(code=code)
+    text = [f"<b>{html.escape(title)}</b>"]
     for line in lines[-40:]:
         actor = _("system") if line.actor_id is None else str(line.actor_id)
         text.append(

@@ -121,8 +121,8 @@ async def tell(update: Update, text: str) -> None:
 async def notify_reporter(context: JiynContext, change: Change) -> None:
     """Tell the reporter, in their language, that their report's status changed; while a
     volunteer holds it, offer to write to them."""
-    if change.reporter_chat_id is None:
-        return  # the reporter deleted their data
+    if change.reporter_chat_id is None or not change.status_changed:
+        return  # the reporter deleted their data, or only the volunteer changed
     _ = gettext_for(change.reporter_language)
     text = _("Update on your report {code}: {status}.").format(
         code=html.escape(change.code), status=html.escape(_(STATUS_NAMES[change.status]))

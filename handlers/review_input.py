@@ -2,7 +2,8 @@
 question waits in the database, so it survives a restart. This handler runs in a group before
 every other one: when a question is waiting, the text answers it (even in the middle of a
 report draft: the person just pressed a button asking for it) and nothing else sees the text.
-/cancel drops the question; any other command drops it and then runs as usual."""
+/cancel drops the question; any other command drops it and then runs as usual; so does pressing
+any button, so a question left behind never catches a text meant for something else."""
 
 from __future__ import annotations
 
@@ -55,3 +56,14 @@ async def take_typed_answer(update: Update, context: JiynContext) -> None:
     if not keep_waiting:
         await service.clear_input(user.id)
     raise ApplicationHandlerStop
+
+
+async def drop_question_on_button(update: Update, context: JiynContext) -> None:
+    """Any button press abandons a waiting question (the button may ask a new one)."""
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return
+    service = review_service(context)
+    # Read first: most presses have no question waiting, and a read costs SQLite no lock.
+    if await service.pending_input(user.id) is not None:
+        await service.clear_input(user.id)

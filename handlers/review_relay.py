@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -21,8 +22,8 @@ from handlers.review_common import error_text, review_service, tell
 
 log = logging.getLogger(__name__)
 
-WRITE_PATTERN = r"^rv:write:\d{1,10}$"
-REPLY_PATTERN = r"^rl:(new:\d{1,10}|re:\d{1,10}:\d{1,12})$"
+WRITE_PATTERN = r"^rv:write:[0-9]{1,9}$"
+REPLY_PATTERN = r"^rl:(new:[0-9]{1,9}|re:[0-9]{1,9}:[0-9]{1,9})$"
 
 
 async def ask_message_to_reporter(update: Update, context: JiynContext) -> None:
@@ -74,25 +75,8 @@ async def send_message_to_reporter(
         await update.effective_message.reply_text(error_text(context, error))
         return True
     event_id = await service.record_message_to_reporter(contact.report_id, user_id, text)
-    reporter_ = gettext_for(contact.language)
-    body = (
-        "<b>"
-        + html.escape(
-            reporter_("Message from a Jiyn volunteer about report {code}:").format(
-                code=contact.code
-            )
-        )
-        + "</b>\n\n"
-        + html.escape(text)
-    )
-    reply = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    reporter_("↩️ Reply"), callback_data=f"rl:re:{contact.report_id}:{event_id}"
-                )
-            ]
-        ]
+    body, reply = _message_to_reporter(
+        gettext_for(contact.language), contact.code, text, contact.report_id, event_id
     )
     try:
         await context.bot.send_message(contact.chat_id, body, parse_mode="HTML", reply_markup=reply)
@@ -185,25 +169,7 @@ async def send_reply_to_volunteer(update: Update, context: JiynContext, pending:
     language = await users.user_language(
         services.sessions, volunteer_id, services.settings.default_language
     )
-    volunteer_ = gettext_for(language)
-    body = (
-        "<b>"
-        + html.escape(volunteer_("Message from the reporter of {code}:").format(code=code))
-        + "</b>\n\n"
-        + html.escape(text)
-    )
-    buttons = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    volunteer_("✉️ Answer"), callback_data=f"rv:write:{pending.report_id}"
-                ),
-                InlineKeyboardButton(
-                    volunteer_("Open the report"), callback_data=f"rv:open:{pending.report_id}"
-                ),
-            ]
-        ]
-    )
+    body, buttons = _message_to_volunteer(gettext_for(language), code, text, pending.report_id)
     try:
         await context.bot.send_message(volunteer_id, body, parse_mode="HTML", reply_markup=buttons)
     except TelegramError:
@@ -214,3 +180,30 @@ async def send_reply_to_volunteer(update: Update, context: JiynContext, pending:
         return True
     await update.effective_message.reply_text(_("Sent. The volunteer's answer will come here."))
     return True
+
+
+def _message_to_reporter(
+    _: Callable[[str], str], code: str, text: str, report_id: int, event_id: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A volunteer's message as the reporter gets it, in the reporter's language."""
+    title = _("Message from a Jiyn volunteer about report {code}:").format(code=code)
+    reply = InlineKeyboardButton(_("↩️ Reply"), callback_data=f"rl:re:{report_id}:{event_id}")
+    return (
+        f"<b>{html.escape(title)}</b>\n\n{html.escape(text)}",
+        InlineKeyboardMarkup([[reply]]),
+    )
+
+
+def _message_to_volunteer(
+    _: Callable[[str], str], code: str, text: str, report_id: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A reporter's message as the volunteer gets it, in the volunteer's language."""
+    title = _("Message from the reporter of {code}:").format(code=code)
+    buttons = [
+        InlineKeyboardButton(_("✉️ Answer"), callback_data=f"rv:write:{report_id}"),
+        InlineKeyboardButton(_("Open the report"), callback_data=f"rv:open:{report_id}"),
+    ]
+    return (
+        f"<b>{html.escape(title)}</b>\n\n{html.escape(text)}",
+        InlineKeyboardMarkup([buttons]),
+    )

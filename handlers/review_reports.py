@@ -67,6 +67,7 @@ def _parse_date(word: str) -> date | None:
 
 def _known_city(context: JiynContext) -> Callable[[str], bool]:
     def known(slug: str) -> bool:
+        """Whether a city slug names a city of the knowledge base (or "other")."""
         return slug == "other" or context.services.knowledge.get(f"venues-{slug}") is not None
 
     return known
@@ -166,7 +167,10 @@ async def show_stats(update: Update, context: JiynContext) -> None:
         await update.callback_query.answer()
         days = int(update.callback_query.data.split(":")[1])
     elif context.args:
-        if not (context.args[0].isdigit() and 1 <= int(context.args[0]) <= statistics.MAX_DAYS):
+        if not (
+            re.fullmatch(r"[0-9]{1,3}", context.args[0])
+            and 1 <= int(context.args[0]) <= statistics.MAX_DAYS
+        ):
             await update.effective_message.reply_text(
                 _("Type /stats or /stats 7: the number of days, at most {n}.").format(
                     n=statistics.MAX_DAYS
@@ -215,20 +219,26 @@ def _stats_text(context: JiynContext, collected: statistics.Stats) -> str:
     busiest = sorted(
         ((day, n) for day, n in collected.by_day.items() if n), key=lambda item: -item[1]
     )[:5]
+    sections = [
+        (
+            _("By status"),
+            [(_(STATUS_LABELS.get(k, k)), n) for k, n in collected.by_status.most_common()],
+        ),
+        (
+            _("By city"),
+            [(city_label(context, k), n) for k, n in collected.by_city.most_common()],
+        ),
+        (
+            _("By outcome"),
+            [(_(OUTCOME_LABELS.get(k, k)), n) for k, n in collected.by_outcome.most_common()],
+        ),
+        (_("Busiest days"), [(day.strftime("%d.%m"), n) for day, n in busiest]),
+    ]
     lines = [
         f"<b>{html.escape(_period(context, collected))}</b>",
         html.escape(_("Total: {n}").format(n=collected.total)),
-        f"<b>{html.escape(_('By status'))}:</b> "
-        + _counts([(_(STATUS_LABELS.get(k, k)), n) for k, n in collected.by_status.most_common()]),
-        f"<b>{html.escape(_('By city'))}:</b> "
-        + _counts([(city_label(context, k), n) for k, n in collected.by_city.most_common()]),
-        f"<b>{html.escape(_('By outcome'))}:</b> "
-        + _counts(
-            [(_(OUTCOME_LABELS.get(k, k)), n) for k, n in collected.by_outcome.most_common()]
-        ),
-        f"<b>{html.escape(_('Busiest days'))}:</b> "
-        + _counts([(day.strftime("%d.%m"), n) for day, n in busiest]),
     ]
+    lines += [f"<b>{html.escape(title)}:</b> {_counts(pairs)}" for title, pairs in sections]
     return "\n".join(lines)
 
 

@@ -32,7 +32,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("volunteer", N_("Add or remove volunteers")),
     ("invite", N_("Invite link for a new volunteer")),
 )
-TELEGRAM_ID = re.compile(r"\d{1,15}")
+TELEGRAM_ID = re.compile(r"[0-9]{1,15}")
 
 
 async def set_review_commands(bot: Bot, chat_id: int, role: Role, language: str) -> None:
@@ -116,8 +116,11 @@ async def manage_volunteers(update: Update, context: JiynContext) -> None:
         await message.reply_html(_usage(context))
         return
     volunteers = await users.volunteer_ids(services.sessions)
-    lines = [f"<b>{html.escape(_('Admins'))}:</b> " + _ids(sorted(services.settings.admin_ids))]
-    lines.append(f"<b>{html.escape(_('Volunteers'))}:</b> " + (_ids(volunteers) or "—"))
+    admins_label, volunteers_label = _("Admins"), _("Volunteers")
+    lines = [
+        f"<b>{html.escape(admins_label)}:</b> " + _ids(sorted(services.settings.admin_ids)),
+        f"<b>{html.escape(volunteers_label)}:</b> " + (_ids(volunteers) or "—"),
+    ]
     lines += ["", _usage(context)]
     await message.reply_html("\n".join(lines))
 
@@ -212,14 +215,16 @@ async def accept_invite(update: Update, context: JiynContext) -> None:
     inviter_language = await users.user_language(
         services.sessions, inviter, services.settings.default_language
     )
-    inviter_ = gettext_for(inviter_language)
     try:
         await context.bot.send_message(
-            inviter,
-            inviter_("Your invite link was used: {id} is now a volunteer.").format(id=user_id),
+            inviter, _invite_used_text(gettext_for(inviter_language), user_id)
         )
     except TelegramError:
         log.warning("could not tell an admin that their invite was used")
+
+
+def _invite_used_text(_: Callable[[str], str], user_id: int) -> str:
+    return _("Your invite link was used: {id} is now a volunteer.").format(id=user_id)
 
 
 async def register_team_commands(context: JiynContext) -> None:

@@ -277,6 +277,11 @@ class SearchIndex:
             lang: _deletion_index(set(self.vocabulary[lang]) | self.concepts.vocabulary[lang])
             for lang in LANGUAGES
         }
+        # A token longer than every known word by more than the edit limit is no typo of one;
+        # looking for candidates anyway costs cubic time (a 1000-letter token took 20 s).
+        self._longest: dict[str, int] = {
+            lang: max(map(len, index), default=0) for lang, index in self._fuzzy.items()
+        }
 
     # -- building ---------------------------------------------------------------------------
 
@@ -428,6 +433,8 @@ class SearchIndex:
             if reading.language == "num":
                 continue
             limit = 1 if len(reading.surface) < 8 else 2
+            if len(reading.surface) > self._longest[reading.language] + limit:
+                continue
             for candidate in _fuzzy_candidates(self._fuzzy[reading.language], reading.surface):
                 distance = _edit_distance(reading.surface, candidate, limit)
                 if distance > limit:

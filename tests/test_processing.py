@@ -195,6 +195,9 @@ async def running(api: LocalBotApi, sqlite_url: str, tmp_path: Path) -> AsyncIte
         yield bot
 
 
+PROBE_GROUP = -1000
+
+
 class SequenceProbe:
     """A test-only handler for "seq N": replies "got N", recording how handlers overlapped."""
 
@@ -227,7 +230,10 @@ async def test_each_chat_gets_its_replies_in_order_while_chats_run_concurrently(
     api.latency = 0.05
     users, per_user = 8, 5
     probe = SequenceProbe(per_user)
-    running.application.add_handler(MessageHandler(filters.Regex(r"^seq \d+$"), probe), group=-2)
+    # A group before every group of the bot, so the probe sees the messages first.
+    running.application.add_handler(
+        MessageHandler(filters.Regex(r"^seq \d+$"), probe), group=PROBE_GROUP
+    )
     in_flight: list[int] = []
     unsubscribe = api.subscribe(
         lambda call: (

@@ -11,12 +11,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.app import build_application
 from bot.context import Services
+from bot.http import TelegramLimits, Window
+from bot.i18n import LANGUAGES, gettext_for
 from bot.localapi import ApiCall, LocalBotApi
 from bot.models import AuditEntry, Report, ReportEvent
+from bot.runner import polling
 from bot.services import users
 from bot.services.reports import DraftData
-from tests.harness import Person, RunningBot, make_settings, run_bot, settle
+from tests.harness import Person, RunningBot, make_settings, settle
 
 VOLUNTEER_CHAT = -1009100
 ADMIN_ID = 7001
@@ -25,6 +29,8 @@ USER_ID = 7003
 REPORTER_ID = 7004
 SECOND_VOLUNTEER_ID = 7005
 NOT_ALLOWED = "Sorry, this is only for Jiyn volunteers."
+# The refusal as each person reads it.
+REFUSALS = {gettext_for(language)(NOT_ALLOWED) for language in LANGUAGES}
 PERSONAL = {
     "name": "Айгерим Секретова",
     "police": "ОП Медеуского района фургон 777",
@@ -35,10 +41,12 @@ PERSONAL = {
 
 
 def review_settings_env(**extra: str) -> dict[str, str]:
-    """The environment of a bot with one admin and a volunteer chat."""
+    """The environment of a bot with one admin and a volunteer chat (which is written to in
+    the default language: English here, to read the tests easily)."""
     return {
         "JIYN_ADMIN_IDS": str(ADMIN_ID),
         "JIYN_VOLUNTEER_CHAT_ID": str(VOLUNTEER_CHAT),
+        "JIYN_DEFAULT_LANGUAGE": "en",
         **extra,
     }
 
@@ -64,13 +72,27 @@ def add_people(api: LocalBotApi) -> dict[str, dict[str, Any]]:
     return people
 
 
+# A volunteer works through many messages in one chat; at Telegram's pace (about one a second
+# per chat, which tests/test_http.py covers) these tests would mostly wait. The rate limiter
+# stays in place, with roomier windows.
+FAST_LIMITS = TelegramLimits(
+    private_chat=(Window(1000, 1.0),), group_chat=(Window(1000, 1.0), Window(20, 60.0))
+)
+
+
 @asynccontextmanager
 async def review_bot(
     api: LocalBotApi, database_url: str, tmp_path: Path, **extra: str
 ) -> AsyncIterator[RunningBot]:
     """The real bot with an admin and a volunteer chat configured."""
     settings = make_settings(api, database_url, tmp_path, **review_settings_env(**extra))
-    async with run_bot(api, settings) as running:
+    application = build_application(settings, rate_limits=FAST_LIMITS)
+    async with polling(application, poll_timeout=1):
+        running = RunningBot(api=api, application=application, settings=settings)
+        # Likewise the volunteer chat's pace (18 a minute; tests/test_report_e2e.py covers it).
+        notifier = services(running).notifier
+        assert notifier is not None
+        notifier.interval = 0.05
         await settle(running, 0)
         yield running
 
@@ -145,7 +167,9 @@ async def audit_entries(bot: RunningBot) -> list[AuditEntry]:
         return list((await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all())
 
 
-async def forge(bot: RunningBot, user: dict[str, Any], data: str, chat_id: int | None = None):
+async def forge(
+    bot: RunningBot, user: dict[str, Any], data: str, chat_id: int | None = None
+) -> list[ApiCall]:
     """Press a button that was never sent to this user (forged callback data), as if on a
     message in `chat_id` (their own chat by default)."""
     chat = chat_id if chat_id is not None else user["id"]
@@ -161,9 +185,12 @@ async def forge(bot: RunningBot, user: dict[str, Any], data: str, chat_id: int |
 
 
 def said(calls: list[ApiCall]) -> str:
-    """Everything the calls showed: texts, captions, callback answers, button labels and data."""
+    """Everything the calls showed: texts, captions, callback answers, button labels and data
+    (of the calls the server carried out)."""
     parts = []
     for call in calls:
+        if not call.ok:
+            continue
         params = call.params
         for key in ("text", "caption"):
             if params.get(key):
@@ -176,22 +203,19 @@ def said(calls: list[ApiCall]) -> str:
 
 
 def to_chat(calls: list[ApiCall], chat_id: int) -> list[ApiCall]:
-    """The calls addressed to one chat (messages, edits, callback answers excluded)."""
+    """The calls addressed to one chat (messages and edits; callback answers name no chat)."""
     return [c for c in calls if str(c.params.get("chat_id")) == str(chat_id)]
 
 
 def refused(calls: list[ApiCall]) -> bool:
-    """Whether the bot answered with the "only for volunteers" refusal."""
-    return NOT_ALLOWED in said(calls)
+    """Whether the bot answered with the "only for volunteers" refusal (in any language)."""
+    shown = said(calls)
+    return any(refusal in shown for refusal in REFUSALS)
 
 
 class Reviewer(Person):
     """A person talking to the bot in a private chat, with a few review shortcuts."""
 
     async def opens(self, report_id: int) -> list[ApiCall]:
-        """Open the report's card (as from the queue)."""
+        """Open the report's card with the button a queue line or an alert carries."""
         return await forge(self.bot, self.user, f"rv:open:{report_id}")
-
-    async def presses(self, data: str) -> list[ApiCall]:
-        """Press a button offered in their chat."""
-        return await self.taps(data)

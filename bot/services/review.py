@@ -5,7 +5,7 @@ personal in an event (a note, a reason, a relayed message) is encrypted."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -127,6 +127,7 @@ class Change:
     reporter_chat_id: int | None
     reporter_language: str
     claimed_by: int | None
+    status_changed: bool = True
 
 
 @dataclass(frozen=True)
@@ -228,10 +229,8 @@ class ReviewService:
 
     async def card(self, report_id: int, viewer_id: int, *, record_view: bool = True) -> ReportCard:
         """The decrypted report; the view is recorded unless it follows the viewer's own action."""
-        async with self.sessions.begin() as session:
+        async with self.sessions() as session:
             report = await self._get(session, report_id)
-            if record_view:
-                session.add(ReportEvent(report_id=report.id, actor_id=viewer_id, action="viewed"))
             note_rows = (
                 await session.scalars(
                     select(ReportEvent)
@@ -246,6 +245,9 @@ class ReviewService:
                 else None
             )
             may_write = await self._may_write(session, report)
+        if record_view:
+            async with self.sessions.begin() as session:
+                session.add(ReportEvent(report_id=report.id, actor_id=viewer_id, action="viewed"))
         cipher = self.cipher
         location = cipher.decrypt_json(report.location_enc) if report.location_enc else None
         notes = [
@@ -285,10 +287,15 @@ class ReviewService:
             notes=notes,
         )
 
-    async def history(self, report_id: int) -> list[HistoryLine]:
-        """Every event of the report, oldest first."""
+    async def history(self, report_id: int, viewer_id: int) -> list[HistoryLine]:
+        """Every event of the report, oldest first; looking at it is itself recorded."""
         async with self.sessions() as session:
             await self._get(session, report_id)
+        async with self.sessions.begin() as session:
+            session.add(
+                ReportEvent(report_id=report_id, actor_id=viewer_id, action="history_viewed")
+            )
+        async with self.sessions() as session:
             rows = (
                 await session.scalars(
                     select(ReportEvent)
@@ -327,6 +334,21 @@ class ReviewService:
         if report is None:
             raise ReviewError("not_found")
         return report
+
+    async def _lock(self, session: Any, report_id: int) -> Report:
+        """The report, for a change in this transaction. The transaction starts by writing (its
+        updated_at): SQLite then takes the write lock at once, waiting for another writer if
+        need be, instead of failing when a read turns into a write; PostgreSQL locks the row,
+        so two volunteers changing the same report go one after the other."""
+        touched = await session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if not touched.rowcount:
+            raise ReviewError("not_found")
+        return await self._get(session, report_id)
 
     @staticmethod
     def _require_holder(report: Report, actor_id: int, admin: bool) -> None:
@@ -390,12 +412,12 @@ class ReviewService:
                 raise ReviewError("claimed_by_other")
             await session.refresh(report)
             session.add(self._event(report, actor_id, "taken_over"))
-            return self._change(report)
+            return replace(self._change(report), status_changed=False)
 
     async def release(self, report_id: int, actor_id: int, *, admin: bool) -> Change:
         """Give a claimed report back to the queue."""
         async with self.sessions.begin() as session:
-            report = await self._get(session, report_id)
+            report = await self._lock(session, report_id)
             if report.status != ReportStatus.IN_REVIEW.value:
                 raise ReviewError("wrong_status")
             self._require_holder(report, actor_id, admin)
@@ -408,20 +430,21 @@ class ReviewService:
     async def release_all_of(self, volunteer_id: int, actor_id: int) -> int:
         """Give back every report a volunteer holds (they lost the role); returns how many."""
         async with self.sessions.begin() as session:
-            reports = (
-                await session.scalars(
-                    select(Report).where(
+            released = (
+                await session.execute(
+                    update(Report)
+                    .where(
                         Report.claimed_by == volunteer_id,
                         Report.status == ReportStatus.IN_REVIEW.value,
                     )
+                    .values(status=ReportStatus.NEW.value, claimed_by=None, claimed_at=None)
+                    .returning(Report.id)
+                    .execution_options(synchronize_session=False)
                 )
             ).all()
-            for report in reports:
-                report.status = ReportStatus.NEW.value
-                report.claimed_by = None
-                report.claimed_at = None
-                session.add(self._event(report, actor_id, "released"))
-            return len(reports)
+            for (report_id,) in released:
+                session.add(ReportEvent(report_id=report_id, actor_id=actor_id, action="released"))
+            return len(released)
 
     async def _decide(
         self,
@@ -432,7 +455,7 @@ class ReviewService:
         detail: Any = None,
     ) -> tuple[Change, Report]:
         async with self.sessions.begin() as session:
-            report = await self._get(session, report_id)
+            report = await self._lock(session, report_id)
             if report.status != ReportStatus.IN_REVIEW.value:
                 raise ReviewError("wrong_status")
             self._require_holder(report, actor_id, admin)
@@ -464,7 +487,7 @@ class ReviewService:
         if not code.startswith("R-"):
             code = "R-" + code
         async with self.sessions.begin() as session:
-            report = await self._get(session, report_id)
+            report = await self._lock(session, report_id)
             if report.status != ReportStatus.IN_REVIEW.value:
                 raise ReviewError("wrong_status")
             self._require_holder(report, actor_id, admin)
@@ -486,7 +509,7 @@ class ReviewService:
     async def close(self, report_id: int, actor_id: int, *, admin: bool) -> Change:
         """Close a decided report; its personal data is purged after the retention period."""
         async with self.sessions.begin() as session:
-            report = await self._get(session, report_id)
+            report = await self._lock(session, report_id)
             if report.status not in DECIDED_STATUSES:
                 raise ReviewError("wrong_status")
             self._require_holder(report, actor_id, admin)
@@ -501,7 +524,7 @@ class ReviewService:
         if not note or len(note) > MAX_NOTE:
             raise ReviewError("bad_text")
         async with self.sessions.begin() as session:
-            report = await self._get(session, report_id)
+            report = await self._lock(session, report_id)
             session.add(
                 ReportEvent(
                     report_id=report.id,
@@ -540,7 +563,7 @@ class ReviewService:
         if kind == "court" and on is None:
             raise ReviewError("bad_date")
         async with self.sessions.begin() as session:
-            report = await self._get(session, report_id)
+            report = await self._lock(session, report_id)
             if report.status not in OUTCOME_STATUSES:
                 raise ReviewError("wrong_status")
             self._require_holder(report, actor_id, admin)
@@ -638,7 +661,7 @@ class ReviewService:
         """Store a relayed message (encrypted); returns its event id, which the reporter's
         Reply button names."""
         async with self.sessions.begin() as session:
-            report = await self._get(session, report_id)
+            report = await self._lock(session, report_id)
             event = self._event(report, actor_id, "relay_out", text)
             session.add(event)
             await session.flush()
@@ -689,7 +712,7 @@ class ReviewService:
         """Store a reporter's relayed message (encrypted, without who sent it); returns the
         report's code."""
         async with self.sessions.begin() as session:
-            report = await self._get(session, report_id)
+            report = await self._lock(session, report_id)
             session.add(self._event(report, None, "relay_in", text))
             return report.code
 
@@ -765,12 +788,14 @@ class ReviewService:
     async def save_job_state(self, name: str, key: str) -> None:
         """Record that a scheduled job did the work identified by `key`."""
         async with self.sessions.begin() as session:
-            row = await session.get(JobState, name)
-            if row is None:
+            updated = await session.execute(
+                update(JobState)
+                .where(JobState.name == name)
+                .values(last_key=key, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if not updated.rowcount:
                 session.add(JobState(name=name, last_key=key, updated_at=utcnow()))
-            else:
-                row.last_key = key
-                row.updated_at = utcnow()
 
     async def digest_counts(self, since: datetime, stale_after: timedelta) -> DigestCounts:
         """Counts for the daily digest: what arrived and was decided since `since`, and what is

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.db import SessionFactory
 from bot.i18n import choose_language, normalize_language
@@ -27,16 +28,34 @@ async def touch_user(
     check (bot.services.access), so removing an id from the configuration takes effect at once.
     """
     del admin
-    async with sessions.begin() as session:
+    async with sessions() as session:
         user = await session.get(User, telegram_id)
+    if user is not None and user.telegram_language == telegram_language:
+        return user  # the usual case: a read, no write
+    # A write transaction that starts with its write: SQLite takes the write lock at once
+    # (waiting for another writer) instead of failing when a read turns into a write.
+    try:
+        async with sessions.begin() as session:
+            if user is None:
+                user = User(
+                    telegram_id=telegram_id, telegram_language=telegram_language, role=Role.USER
+                )
+                session.add(user)
+            else:
+                await session.execute(
+                    update(User)
+                    .where(User.telegram_id == telegram_id)
+                    .values(telegram_language=telegram_language)
+                    .execution_options(synchronize_session=False)
+                )
+                user.telegram_language = telegram_language
+    except IntegrityError:
+        # Created meanwhile by another update of the same person (an admin adding them).
+        async with sessions() as session:
+            user = await session.get(User, telegram_id)
         if user is None:
-            user = User(
-                telegram_id=telegram_id, telegram_language=telegram_language, role=Role.USER
-            )
-            session.add(user)
-        elif user.telegram_language != telegram_language:
-            user.telegram_language = telegram_language
-        return user
+            raise
+    return user
 
 
 async def set_language(sessions: SessionFactory, telegram_id: int, language: str) -> None:
@@ -45,11 +64,15 @@ async def set_language(sessions: SessionFactory, telegram_id: int, language: str
     if chosen is None:
         raise ValueError(f"unsupported language {language!r}")
     async with sessions.begin() as session:
-        user = await session.get(User, telegram_id)
-        if user is None:
+        # A write first (see touch_user), then a new row if there was none.
+        updated = await session.execute(
+            update(User)
+            .where(User.telegram_id == telegram_id)
+            .values(language=chosen)
+            .execution_options(synchronize_session=False)
+        )
+        if not updated.rowcount:
             session.add(User(telegram_id=telegram_id, language=chosen))
-        else:
-            user.language = chosen
 
 
 async def saved_language(sessions: SessionFactory, telegram_id: int) -> str | None:
@@ -62,10 +85,14 @@ async def forget_user(sessions: SessionFactory, telegram_id: int) -> bool:
     """Delete the user's row (language choice); True if there was one. A volunteer keeps the row
     with the role, languages cleared: /forget is about what they reported, not their duty."""
     async with sessions.begin() as session:
-        user = await session.get(User, telegram_id)
-        if user is not None and user.role == Role.VOLUNTEER:
-            user.language = None
-            user.telegram_language = None
+        # Writes only (no read first), so SQLite takes its write lock at once.
+        kept = await session.execute(
+            update(User)
+            .where(User.telegram_id == telegram_id, User.role == Role.VOLUNTEER)
+            .values(language=None, telegram_language=None)
+            .execution_options(synchronize_session=False)
+        )
+        if kept.rowcount:
             return True
         result = await session.execute(delete(User).where(User.telegram_id == telegram_id))
         return bool(result.rowcount)
@@ -82,15 +109,18 @@ async def set_volunteer(sessions: SessionFactory, telegram_id: int, volunteer: b
     """Make the user a volunteer or take the role away; True if the role changed."""
     wanted = Role.VOLUNTEER if volunteer else Role.USER
     async with sessions.begin() as session:
-        user = await session.get(User, telegram_id)
-        if user is None:
-            if not volunteer:
-                return False
-            session.add(User(telegram_id=telegram_id, role=wanted))
+        # A write first (see forget_user); then a new row if there was none.
+        changed = await session.execute(
+            update(User)
+            .where(User.telegram_id == telegram_id, User.role != wanted)
+            .values(role=wanted)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount:
             return True
-        if user.role == wanted:
+        if not volunteer or await session.get(User, telegram_id) is not None:
             return False
-        user.role = wanted
+        session.add(User(telegram_id=telegram_id, role=wanted))
         return True
 
 
