@@ -35,3 +35,5 @@ def configure_logging(level: int, secrets: Iterable[str], filename: str | None =
     # httpx logs every request URL at INFO, and the URL contains the bot token.
     for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # python-telegram-bot logs whole updates and API calls at DEBUG: what people type.
+    logging.getLogger("telegram").setLevel(max(level, logging.INFO))

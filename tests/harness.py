@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.app import JiynApplication, build_application
 from bot.config import Settings, load_settings
+from bot.http import TelegramLimits, Window
 from bot.localapi import ApiCall, LocalBotApi
 from bot.runner import polling
 
@@ -56,10 +57,17 @@ class RunningBot:
         )
 
 
+# Conversations in tests tap faster than any person; the per-chat pace (tested on its own in
+# test_http.py) would only make them slow. The overall and group limits stay Telegram's.
+CONVERSATION_LIMITS = TelegramLimits(private_chat=(Window(1000, 1.0),))
+
+
 @asynccontextmanager
-async def run_bot(api: LocalBotApi, settings: Settings) -> AsyncIterator[RunningBot]:
+async def run_bot(
+    api: LocalBotApi, settings: Settings, rate_limits: TelegramLimits | None = CONVERSATION_LIMITS
+) -> AsyncIterator[RunningBot]:
     """Build the Application from the settings and run it until the block ends."""
-    application = build_application(settings)
+    application = build_application(settings, rate_limits=rate_limits)
     async with polling(application, poll_timeout=1):
         yield RunningBot(api=api, application=application, settings=settings)
 
@@ -77,13 +85,13 @@ def bot_is_idle(bot: RunningBot) -> bool:
     )
 
 
-async def settle(bot: RunningBot, since: int, *, timeout: float = 10.0) -> list[ApiCall]:
+async def settle(bot: RunningBot, since: int, *, wait: float = 10.0) -> list[ApiCall]:
     """Wait until the bot has handled everything sent so far and answered; returns the calls it
     made after `since`. Synchronisation only: nothing here asserts speed."""
     import asyncio
 
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + wait
     idle_checks = 0
     while loop.time() < deadline:
         await asyncio.sleep(0.02)

@@ -3,6 +3,7 @@ old key can be dropped and the bot still finds and reads every report."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -50,7 +51,8 @@ async def test_rotation_moves_every_value_to_the_new_key(
         JIYN_DATA_DIR=str(tmp_path),
         JIYN_ENCRYPTION_KEY=f"{new_key},{old_key}",
     )
-    result = subprocess.run(
+    result = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "bot.cli", "keys", "rotate"],
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
     )

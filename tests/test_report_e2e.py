@@ -6,10 +6,10 @@ import asyncio
 import glob
 import re
 import shutil
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -216,17 +216,16 @@ async def test_another_command_pauses_the_report_and_report_resumes_it(bot: Runn
 async def _database_bytes(database_url: str, tmp_path: Path) -> bytes:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        data = b""
-        for path in glob.glob(f"{url.database}*"):  # the file, its -wal and -shm
-            data += Path(path).read_bytes()
-        return data
+        paths = glob.glob(f"{url.database}*")  # the file, its -wal and -shm
+        chunks = await asyncio.gather(*(asyncio.to_thread(Path(p).read_bytes) for p in paths))
+        return b"".join(chunks)
     pg_dump = shutil.which("pg_dump") or sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))[-1]
     dump = tmp_path / "dump.sql"
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     await asyncio.to_thread(
         subprocess.run, [pg_dump, "--dbname", dsn, "--file", str(dump)], check=True
     )
-    return dump.read_bytes()
+    return await asyncio.to_thread(dump.read_bytes)
 
 
 async def test_the_database_never_holds_typed_personal_data_in_plaintext(
