@@ -91,6 +91,9 @@ def command_run(args: argparse.Namespace) -> int:
             webhook_url=args.webhook_url,
             secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
+            # One delivery at a time: Telegram sends webhook updates in order only then, and the
+            # per-chat ordering of the update processor depends on arrival order.
+            max_connections=1,
         )
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
