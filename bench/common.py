@@ -47,16 +47,20 @@ ECHO = "Echo bot (PTB defaults)"
 
 
 def machine() -> str:
-    """CPU model and count, OS and Python of this run."""
+    """CPU model and count, OS, Python and how busy the machine was, for this run."""
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+    load = ""
+    with contextlib.suppress(OSError, AttributeError):
+        # Other work on the machine moves these numbers; say how busy it was.
+        load = f", load average {os.getloadavg()[0]:.2f} at the start"
     return (
         f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}{load}"
     )
 
 

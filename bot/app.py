@@ -65,6 +65,7 @@ BOT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", N_("How to use the bot")),
 )
 
+
 class JiynBot(ExtBot[None]):
     """ExtBot whose answer to a button press never fails the handler that sends it."""
 
@@ -218,9 +219,7 @@ def add_handlers(application: JiynApplication) -> None:
     application.add_handler(InlineQueryHandler(inline.answer_inline))
     # Edits of a location are a live location moving: not a new request each time.
     application.add_handler(
-        MessageHandler(
-            filters.LOCATION & private & ~filters.UpdateType.EDITED, venues.show_nearest
-        )
+        MessageHandler(filters.LOCATION & private & ~filters.UpdateType.EDITED, venues.show_nearest)
     )
     application.add_handler(
         MessageHandler(

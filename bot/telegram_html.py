@@ -57,6 +57,20 @@ def utf16_len(text: str) -> int:
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
+def clip_utf16(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-16 units (how Telegram counts), ending in "…" if cut."""
+    if utf16_len(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 1  # the ellipsis
+    for char in text:
+        used += utf16_len(char)
+        if used > limit:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
+
+
 def utf16_to_index(text: str, utf16_offset: int) -> int:
     """Python string index of the character at `utf16_offset` UTF-16 code units into `text`."""
     units = 0

@@ -30,6 +30,7 @@ from bot.models import utcnow
 from bot.persistence import REPORT_CONVERSATION
 from bot.services import reports as limits
 from bot.services.reports import DraftData, TooManyReports
+from bot.telegram_html import clip_utf16
 from handlers import language, rights, start, venues
 
 
@@ -78,6 +79,9 @@ NEXT_STEP = {
     ReportStep.CONSENT: ReportStep.SUMMARY,
 }
 CITY_DETECTION_KM = 60.0
+# The summary must fit one message (4096 UTF-16 units). Every answer is shown whole up to this
+# length; only the longest (what happened, up to MAX_DETAILS) can be cut, and it is stored whole.
+SUMMARY_VALUE_LIMIT = 1200
 DATE_PATTERN = re.compile(
     r"^\s*(?:(?P<day>\d{1,2})[./-](?P<month>\d{1,2})(?:[./-](?P<year>\d{2,4}))?)?"
     r"\s*(?:(?P<hour>\d{1,2})[:.](?P<minute>\d{2}))?\s*$"
@@ -132,7 +136,10 @@ def summary_text(context: JiynContext, data: DraftData) -> str:
     ]
     title = _("Check your report")
     lines = [f"<b>{title}</b>", ""]
-    lines += [f"<b>{html.escape(label)}:</b> {html.escape(value)}" for label, value in rows]
+    lines += [
+        f"<b>{html.escape(label)}:</b> {html.escape(clip_utf16(value, SUMMARY_VALUE_LIMIT))}"
+        for label, value in rows
+    ]
     lines += ["", _("Press a field to change it, or send the report.")]
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ from bot.services.review import (
     ReportCard,
     ReviewError,
 )
+from bot.telegram_html import clip_utf16, utf16_len
 from handlers.review_common import (
     OUTCOME_LABELS,
     QUEUE_FILTER_LABELS,
@@ -38,6 +39,8 @@ from handlers.review_common import (
 
 PAGE_SIZE = 8
 CARD_DETAILS_LIMIT = 1500
+CARD_FIELD_LIMIT = 300  # UTF-16 units: name, place, police unit
+CARD_TEXT_LIMIT = 3900  # below Telegram's 4096, leaving room for HTML escaping margins
 CARD_NOTE_LIMIT = 300
 # Button data → the access action it needs.
 CARD_ACTIONS = {
@@ -221,10 +224,6 @@ async def _edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup 
 # ---------------------------------------------------------------- card
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _outcome_text(context: JiynContext, card: ReportCard) -> str:
     _ = context.gettext
     if card.outcome == "fined" and card.outcome_number:
@@ -276,10 +275,10 @@ def card_text(context: JiynContext, card: ReportCard, viewer_id: int) -> str:
         personal = []
     else:
         personal = [
-            (_("Place"), where or unknown),
-            (_("Name"), card.name or unknown),
-            (_("Police unit"), card.police or unknown),
-            (_("What happened"), _clip(card.details or "—", CARD_DETAILS_LIMIT)),
+            (_("Place"), clip_utf16(where or unknown, CARD_FIELD_LIMIT)),
+            (_("Name"), clip_utf16(card.name or unknown, CARD_FIELD_LIMIT)),
+            (_("Police unit"), clip_utf16(card.police or unknown, CARD_FIELD_LIMIT)),
+            (_("What happened"), clip_utf16(card.details or "—", CARD_DETAILS_LIMIT)),
             (_("Photos and videos"), str(len(card.media))),
             (_("Contact"), contact),
             (_("May be contacted"), _("yes") if card.consent else _("no")),
@@ -299,11 +298,20 @@ def card_text(context: JiynContext, card: ReportCard, viewer_id: int) -> str:
     if card.notes:
         notes_label = _("Notes")
         lines.append(f"<b>{html.escape(notes_label)}:</b>")
-        lines += [
-            f"• {html.escape(local_time(context, note.created_at))} — "
-            f"{html.escape(_clip(note.text, CARD_NOTE_LIMIT))}"
-            for note in card.notes
-        ]
+        used = utf16_len("\n".join(lines))
+        # Newest notes first until the card would outgrow one Telegram message.
+        shown: list[str] = []
+        for note in reversed(card.notes):
+            line = (
+                f"• {html.escape(local_time(context, note.created_at))} — "
+                f"{html.escape(clip_utf16(note.text, CARD_NOTE_LIMIT))}"
+            )
+            if used + utf16_len(line) + 1 > CARD_TEXT_LIMIT:
+                shown.append("• …")
+                break
+            shown.append(line)
+            used += utf16_len(line) + 1
+        lines += reversed(shown)
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.context import JiynContext
 from bot.services.access import authorize
+from bot.services.reports import DATABASE_ERRORS
 from bot.services.review import INPUT_KINDS
 from handlers import middleware
 from handlers.review import take_review_answer
@@ -29,7 +30,10 @@ async def take_typed_answer(update: Update, context: JiynContext) -> None:
     if user is None or message is None or message.text is None or user.is_bot:
         return
     service = review_service(context)
-    pending = await service.pending_input(user.id)
+    try:
+        pending = await service.pending_input(user.id)
+    except DATABASE_ERRORS:
+        return  # the database is down: let the update through (a report goes on from memory)
     if pending is None:
         return
     text = message.text.strip()
@@ -65,5 +69,8 @@ async def drop_question_on_button(update: Update, context: JiynContext) -> None:
         return
     service = review_service(context)
     # Read first: most presses have no question waiting, and a read costs SQLite no lock.
-    if await service.pending_input(user.id) is not None:
-        await service.clear_input(user.id)
+    try:
+        if await service.pending_input(user.id) is not None:
+            await service.clear_input(user.id)
+    except DATABASE_ERRORS:
+        return  # the database is down: the press goes on to its own handler

@@ -477,6 +477,7 @@ class RemotePerson:
         for what follows."""
 
         def message_with_button() -> dict[str, Any] | None:
+            """The newest bot message offering the button, if any."""
             for message in reversed(self.api.bot_messages(self.user["id"])):
                 rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
                 if any(b.get("callback_data") == data for row in rows for b in row):

@@ -42,7 +42,7 @@ from bot.config import Settings, load_settings
 from bot.http import TelegramLimits, Window
 from bot.localapi import ApiCall, LocalBotApi
 from bot.runner import polling
-from tests.harness import TEST_KEY, TEST_TOKEN, RunningBot, make_settings, settle
+from tests.harness import TEST_KEY, TEST_TOKEN, Person, RunningBot, make_settings, settle
 
 ADMIN_ID = 6_100_001
 VOLUNTEER_CHAT = -1_006_100
@@ -264,6 +264,7 @@ def actions(patterns: list[str]) -> st.SearchStrategy[Action]:
     }
 
     def kind(name: str, **details: st.SearchStrategy[Any]) -> st.SearchStrategy[Action]:
+        """Actions of one kind, from anyone in the pool."""
         return st.builds(Action, kind=st.just(name), **who, **details)
 
     return st.one_of(
@@ -712,6 +713,11 @@ def check_batch(bot: RunningBot, mark: int, expected: Expectations, errors: Erro
         f"inline query {query} not answered" for query in expected.inline_queries - answered_inline
     ]
     problems += [
+        f"{call.method} with parse_mode {call.params['parse_mode']!r}"
+        for call in calls
+        if call.params.get("parse_mode") not in (None, "HTML")
+    ]
+    problems += [
         f"apology sent to {call.params['chat_id']}"
         for call in sent
         if APOLOGY in str(call.params.get("text", ""))
@@ -783,7 +789,7 @@ async def test_random_updates_break_nothing(fuzzed_bot: RunningBot, data: st.Dat
         mark = bot.api.mark()
         for action in batch:
             factory.deliver(action, expected)
-        await settle(bot, mark, timeout=60)
+        await settle(bot, mark, wait=60)
     check_batch(bot, mark, expected, errors)
 
 
@@ -804,3 +810,47 @@ def test_the_fuzzer_knows_every_callback_prefix(tmp_path: Path) -> None:
     assert {"report", "menu", "lang", "venues", "kb", "forget", "rv", "q", "rl", "ex", "st"} <= (
         prefixes
     )
+
+
+async def test_edits_and_live_locations_are_not_answers(
+    api: LocalBotApi, database_url: str, tmp_path: Path
+) -> None:
+    """An edited message is not a new answer: it must not overwrite the answer to the question
+    asked since, and a live location (an edit every few seconds) must not flood the chat."""
+    async with run_unpaced(api, make_settings(api, database_url, tmp_path)) as bot:
+        person = Person(bot, api.user(6300001, language_code="en"))
+        await person.says("/report")
+        await person.taps("report:role:witness")
+        await person.taps("report:when:now")
+        mark = api.mark()
+        place_message = api.send_text(person.user, "Old place")["message"]
+        await settle(bot, mark)
+        await person.taps("report:city:almaty")
+        await person.taps("report:count:1")  # now asked for the name
+        mark = api.mark()
+        api.edit_text(person.user, place_message, "Edited place")
+        await settle(bot, mark)
+        calls = await person.says("Real Name")
+        assert "police" in person.texts(calls).lower()
+        for _ in range(3):
+            await person.taps("report:skip")
+        await person.taps("report:contact:telegram")
+        calls = await person.taps("report:consent:no")
+        summary = person.texts(calls)
+        assert "Real Name" in summary and "Old place" in summary
+        assert "Edited place" not in summary
+        await person.taps("report:confirm")
+
+        mark = api.mark()
+        location = api.send_location(person.user, 43.2389, 76.8897)["message"]
+        await settle(bot, mark)
+        answered = len([c for c in api.calls[mark:] if c.method.startswith("send")])
+        assert answered >= 2  # the nearest venues, as text and pins
+        mark = api.mark()
+        for step in range(1, 4):  # the live location moves
+            moved = {**location, "edit_date": location["date"] + step}
+            moved["location"] = {"latitude": 43.2389 + step / 1000, "longitude": 76.8897}
+            api.queue_update({"edited_message": moved})
+        await settle(bot, mark)
+        assert not [c for c in api.calls[mark:] if c.method.startswith("send")]
+        assert not api.refused_calls()

@@ -333,7 +333,7 @@ async def test_the_application_uses_aiohttp_and_the_rate_limiter(
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'http.sqlite3'}"
     await asyncio.to_thread(upgrade_database, url)
-    async with run_bot(api, make_settings(api, url, tmp_path)) as running:
+    async with run_bot(api, make_settings(api, url, tmp_path), rate_limits=None) as running:
         bot = running.application.bot
         assert isinstance(bot.request, AiohttpRequest)
         assert isinstance(bot.rate_limiter, TelegramRateLimiter)

@@ -54,7 +54,11 @@ async def test_rotation_moves_every_value_to_the_new_key(
     result = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "bot.cli", "keys", "rotate"],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "re-encrypted" in result.stdout

@@ -278,8 +278,10 @@ async def test_a_burst_of_100_reports_is_folded_into_digests_and_none_is_lost(
     def delivered() -> set[str]:
         found: set[str] = set()
         for call in bot.api.calls:
-            if call.ok and call.method == "sendMessage" and (
-                str(call.params["chat_id"]) == str(VOLUNTEER_CHAT)
+            if (
+                call.ok
+                and call.method == "sendMessage"
+                and (str(call.params["chat_id"]) == str(VOLUNTEER_CHAT))
             ):
                 found |= set(CODE.findall(call.params["text"]))
         return found
@@ -290,7 +292,8 @@ async def test_a_burst_of_100_reports_is_folded_into_digests_and_none_is_lost(
         await asyncio.sleep(0.1)
     assert delivered() == codes
     alerts = [
-        c for c in bot.api.calls
+        c
+        for c in bot.api.calls
         if c.ok and c.method == "sendMessage" and str(c.params["chat_id"]) == str(VOLUNTEER_CHAT)
     ]
     assert len(alerts) < 20  # digests, not one message per report

@@ -252,7 +252,9 @@ async def test_personal_data_and_secrets_never_reach_the_logs(
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     captured = "\n".join(formatter.format(record) for record in caplog.records)
     written = log_file.read_text(encoding="utf-8")
-    assert len(caplog.records) > 20 and written  # both really saw the run
+    # Both saw the run, the crash included, with its traceback.
+    assert "handler failed" in captured and "Traceback" in captured
+    assert "handler failed" in written and "Traceback" in written
     forbidden = [*personal.values(), TEST_TOKEN, TEST_TOKEN.split(":")[1], TEST_KEY]
     for where, text in (("log records", captured), ("log file", written)):
         for secret in forbidden:
@@ -267,6 +269,7 @@ def _commands(bot: RunningBot) -> list[str]:
     found: set[str] = set()
 
     def collect(handlers: list[Any]) -> None:
+        """Add the commands of these handlers and of the ones they contain."""
         for handler in handlers:
             if isinstance(handler, ConversationHandler):
                 collect([*handler.entry_points, *handler.fallbacks])
@@ -397,7 +400,7 @@ async def test_forged_buttons_of_every_prefix_give_a_plain_user_nothing(
     assert answers and answers[0].ok  # every press is answered
     assert not [c for c in calls if not c.ok and not c.method.startswith("editMessage")]
     assert_html_or_plain_only(calls)
-    if pattern.startswith(("^rv:", "^q:", "^ex:", "^st:")):
+    if pattern.startswith(("^rv:", "^q:", "^ex:", "^st:")) and re.match(pattern, forged):
         # A localized refusal (in the language a forged lang:set: may have chosen), no more.
         refusals = {
             gettext_for(code)("Sorry, this is only for Jiyn volunteers.") for code in LANGUAGES
@@ -422,10 +425,10 @@ async def test_forged_report_buttons_at_every_step_change_nothing(
         "report:edit:zzz",
         "report:consent:maybe",
         "report:media:done",
-        "report:confirm",
     )
 
     async def press_forged() -> None:
+        """Press every forged button on the newest message; no handler may fail."""
         message = api.bot_messages(person.chat_id)[-1]
         for data in forged:
             mark = api.mark()
@@ -452,10 +455,9 @@ async def test_forged_report_buttons_at_every_step_change_nothing(
     await person.taps("report:consent:no")
     await press_forged()
     calls = await person.taps("report:confirm")
-    assert CODE.search(person.texts(calls)) or "already sent" in person.texts(calls)
-    rows = await _reports(database_url)
-    assert rows and all(row.city == "almaty" for row in rows)
-    assert all(row.people_count in (1, None) for row in rows)
+    assert CODE.search(person.texts(calls))
+    [row] = await _reports(database_url)
+    assert row.city == "almaty" and row.people_count == 1 and row.reporter_role == "witness"
     assert not [c for c in api.refused_calls() if not c.method.startswith("editMessage")]
 
 
