@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import warnings
 from datetime import datetime, timedelta
 from enum import IntEnum
 
@@ -835,67 +836,78 @@ def report_conversation() -> ConversationHandler:
     text = filters.TEXT & ~filters.COMMAND & fresh
     skip = CallbackQueryHandler(skip_step, pattern=r"^report:skip$")
     anything = MessageHandler(filters.ALL & ~filters.COMMAND & fresh, reject_input)
-    return ConversationHandler(
-        name=REPORT_CONVERSATION,
-        persistent=True,
-        entry_points=[
-            CommandHandler("report", start_report),
-            CommandHandler("start", start_report, filters.Regex(r"^/start(@\w+)? report$")),
-            CallbackQueryHandler(start_report, pattern=r"^(menu:report|report:start)$"),
-            CallbackQueryHandler(resume_report, pattern=r"^report:resume$"),
-        ],
-        states={
-            ReportStep.ROLE: [
-                CallbackQueryHandler(
-                    choose_role, pattern=r"^report:role:(now|self|witness|relative)$"
-                )
+    # The conversation is per person on purpose (per_message=False): its buttons belong to
+    # whichever step is current, and stale ones are answered by reject_input. PTB warns about
+    # this combination; the warning is noise here.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*per_message=False.*")
+        return ConversationHandler(
+            name=REPORT_CONVERSATION,
+            persistent=True,
+            entry_points=[
+                CommandHandler("report", start_report),
+                CommandHandler("start", start_report, filters.Regex(r"^/start(@\w+)? report$")),
+                CallbackQueryHandler(start_report, pattern=r"^(menu:report|report:start)$"),
+                CallbackQueryHandler(resume_report, pattern=r"^report:resume$"),
             ],
-            ReportStep.WHEN: [
-                CallbackQueryHandler(choose_when, pattern=r"^report:when:(now|today|custom)$")
-            ],
-            ReportStep.WHEN_CUSTOM: [MessageHandler(text, type_when)],
-            ReportStep.WHERE: [
-                MessageHandler(filters.LOCATION & fresh, send_location),
-                MessageHandler(text, type_place),
-                skip,
-            ],
-            ReportStep.CITY: [CallbackQueryHandler(choose_city, pattern=r"^report:city:[a-z-]+$")],
-            ReportStep.COUNT: [
-                CallbackQueryHandler(choose_count, pattern=r"^report:count:(1|2-5|6-20|20\+)$"),
-                MessageHandler(text, type_count),
-                skip,
-            ],
-            ReportStep.NAME: [MessageHandler(text, type_name), skip],
-            ReportStep.POLICE: [MessageHandler(text, type_police), skip],
-            ReportStep.DETAILS: [MessageHandler(text, type_details), skip],
-            ReportStep.MEDIA: [
-                MessageHandler(
-                    (filters.PHOTO | filters.VIDEO | filters.Document.ALL) & fresh, add_media
+            states={
+                ReportStep.ROLE: [
+                    CallbackQueryHandler(
+                        choose_role, pattern=r"^report:role:(now|self|witness|relative)$"
+                    )
+                ],
+                ReportStep.WHEN: [
+                    CallbackQueryHandler(choose_when, pattern=r"^report:when:(now|today|custom)$")
+                ],
+                ReportStep.WHEN_CUSTOM: [MessageHandler(text, type_when)],
+                ReportStep.WHERE: [
+                    MessageHandler(filters.LOCATION & fresh, send_location),
+                    MessageHandler(text, type_place),
+                    skip,
+                ],
+                ReportStep.CITY: [
+                    CallbackQueryHandler(choose_city, pattern=r"^report:city:[a-z-]+$")
+                ],
+                ReportStep.COUNT: [
+                    CallbackQueryHandler(choose_count, pattern=r"^report:count:(1|2-5|6-20|20\+)$"),
+                    MessageHandler(text, type_count),
+                    skip,
+                ],
+                ReportStep.NAME: [MessageHandler(text, type_name), skip],
+                ReportStep.POLICE: [MessageHandler(text, type_police), skip],
+                ReportStep.DETAILS: [MessageHandler(text, type_details), skip],
+                ReportStep.MEDIA: [
+                    MessageHandler(
+                        (filters.PHOTO | filters.VIDEO | filters.Document.ALL) & fresh, add_media
+                    ),
+                    CallbackQueryHandler(finish_media, pattern=r"^report:media:done$"),
+                    skip,
+                ],
+                ReportStep.CONTACT: [
+                    MessageHandler(filters.CONTACT & fresh, share_contact),
+                    CallbackQueryHandler(
+                        choose_telegram_contact, pattern=r"^report:contact:telegram$"
+                    ),
+                ],
+                ReportStep.CONSENT: [
+                    CallbackQueryHandler(choose_consent, pattern=r"^report:consent:(yes|no)$")
+                ],
+                ReportStep.SUMMARY: [
+                    CallbackQueryHandler(confirm_report, pattern=r"^report:confirm$"),
+                    CallbackQueryHandler(edit_field, pattern=r"^report:edit:[a-z]+$"),
+                ],
+            },
+            fallbacks=[
+                CommandHandler("cancel", cancel_report),
+                CallbackQueryHandler(cancel_report, pattern=r"^report:cancel$"),
+                CallbackQueryHandler(resume_report, pattern=r"^report:resume$"),
+                CallbackQueryHandler(restart_report, pattern=r"^report:restart$"),
+                CommandHandler("report", resume_report),
+                CommandHandler(
+                    ["start", "help", "language", "venues", "rights"], pause_for_command
                 ),
-                CallbackQueryHandler(finish_media, pattern=r"^report:media:done$"),
-                skip,
+                CallbackQueryHandler(reject_input, pattern=r"^report:"),
+                anything,
             ],
-            ReportStep.CONTACT: [
-                MessageHandler(filters.CONTACT & fresh, share_contact),
-                CallbackQueryHandler(choose_telegram_contact, pattern=r"^report:contact:telegram$"),
-            ],
-            ReportStep.CONSENT: [
-                CallbackQueryHandler(choose_consent, pattern=r"^report:consent:(yes|no)$")
-            ],
-            ReportStep.SUMMARY: [
-                CallbackQueryHandler(confirm_report, pattern=r"^report:confirm$"),
-                CallbackQueryHandler(edit_field, pattern=r"^report:edit:[a-z]+$"),
-            ],
-        },
-        fallbacks=[
-            CommandHandler("cancel", cancel_report),
-            CallbackQueryHandler(cancel_report, pattern=r"^report:cancel$"),
-            CallbackQueryHandler(resume_report, pattern=r"^report:resume$"),
-            CallbackQueryHandler(restart_report, pattern=r"^report:restart$"),
-            CommandHandler("report", resume_report),
-            CommandHandler(["start", "help", "language", "venues", "rights"], pause_for_command),
-            CallbackQueryHandler(reject_input, pattern=r"^report:"),
-            anything,
-        ],
-        allow_reentry=False,
-    )
+            allow_reentry=False,
+        )
