@@ -9,6 +9,7 @@ import copy
 import logging
 import secrets
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -431,17 +432,7 @@ class ReportService:
             ids = (
                 await session.scalars(select(Report.id).where(Report.reporter_hash.in_(hashes)))
             ).all()
-            if ids:
-                await session.execute(
-                    update(Report).where(Report.id.in_(ids)).values(**_cleared_fields())
-                )
-                await session.execute(
-                    update(ReportEvent)
-                    .where(ReportEvent.report_id.in_(ids))
-                    .values(detail_enc=None)
-                )
-                for report_id in ids:
-                    session.add(ReportEvent(report_id=report_id, action="forgotten"))
+            await _clear_personal(session, ids, "forgotten")
             draft = await session.execute(
                 delete(ReportDraft).where(ReportDraft.owner_hash.in_(hashes))
             )
@@ -460,18 +451,20 @@ class ReportService:
                     )
                 )
             ).all()
-            if ids:
-                await session.execute(
-                    update(Report).where(Report.id.in_(ids)).values(**_cleared_fields())
-                )
-                await session.execute(
-                    update(ReportEvent)
-                    .where(ReportEvent.report_id.in_(ids))
-                    .values(detail_enc=None)
-                )
-                for report_id in ids:
-                    session.add(ReportEvent(report_id=report_id, action="purged"))
+            await _clear_personal(session, ids, "purged")
             return len(ids)
+
+
+async def _clear_personal(session: Any, ids: Sequence[int], action: str) -> None:
+    """Clear every personal field of these reports and their notes; record why."""
+    if not ids:
+        return
+    await session.execute(update(Report).where(Report.id.in_(ids)).values(**_cleared_fields()))
+    await session.execute(
+        update(ReportEvent).where(ReportEvent.report_id.in_(ids)).values(detail_enc=None)
+    )
+    for report_id in ids:
+        session.add(ReportEvent(report_id=report_id, action=action))
 
 
 def _cleared_fields() -> dict[str, Any]:
