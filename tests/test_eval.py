@@ -7,6 +7,7 @@ benchmark.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ def check_pass_rate(kb: KnowledgeBase, path: Path, required: float) -> None:
 def test_public_eval_set(kb: KnowledgeBase) -> None:
     path = eval_file()
     if not path.exists():
+        if os.environ.get("JIYN_REQUIRE_EVAL") == "1":
+            pytest.fail(f"eval file not found: {path} (set JIYN_EVAL_FILE)")
         pytest.skip(f"eval file not found: {path} (set JIYN_EVAL_FILE)")
     check_pass_rate(kb, path, PUBLIC_PASS_RATE)
 
