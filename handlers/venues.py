@@ -15,6 +15,7 @@ from knowledge.answer import article_reply
 from knowledge.model import Article, KnowledgeBase, Venue
 
 NEAREST_COUNT = 3
+FAR_KM = 50.0  # beyond this, say the person's town may be missing from our lists
 EARTH_RADIUS_KM = 6371.0
 
 
@@ -111,19 +112,18 @@ async def show_nearest(update: Update, context: JiynContext) -> None:
         await update.effective_message.reply_html(_("I have no venue list yet."))
         return
     ranked = sorted(
-        candidates,
-        key=lambda v: distance_km(location.latitude, location.longitude, v.lat, v.lon),
+        ((distance_km(location.latitude, location.longitude, v.lat, v.lon), v) for v in candidates),
+        key=lambda pair: pair[0],  # venues themselves are not comparable on a tie
     )[:NEAREST_COUNT]
     lines = [_("<b>Designated venues nearest to you</b>")]
-    for venue in ranked:
-        distance = distance_km(location.latitude, location.longitude, venue.lat, venue.lon)
+    for distance, venue in ranked:
         lines.append(
             _("• {name} — {distance} km").format(
                 name=html.escape(venue.name.get(context.language), quote=False),
                 distance=format_distance(distance, context.language),
             )
         )
-    if distance_km(location.latitude, location.longitude, ranked[0].lat, ranked[0].lon) > 50:
+    if ranked[0][0] > FAR_KM:
         lines.append(
             _(
                 "None of the places we know of is close to you. Your town's list may be missing: "
@@ -132,7 +132,7 @@ async def show_nearest(update: Update, context: JiynContext) -> None:
         )
     lines.append(_("Pins are approximate: check the address before you go."))
     await update.effective_message.reply_html("\n".join(lines))
-    for venue in ranked:
+    for _distance, venue in ranked:
         await _send_venue_pin(update, context, venue, _venue_note(venue, context))
 
 

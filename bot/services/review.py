@@ -72,6 +72,20 @@ class QueueItem:
     claimed_by: int | None
     people_count: int | None
 
+    @classmethod
+    def of(cls, report: Report) -> QueueItem:
+        """The queue line of a report."""
+        return cls(
+            report.id,
+            report.code,
+            report.status,
+            report.urgent,
+            report.city,
+            report.created_at,
+            report.claimed_by,
+            report.people_count,
+        )
+
 
 @dataclass(frozen=True)
 class Note:
@@ -198,12 +212,7 @@ class ReviewService:
                     .limit(limit)
                 )
             ).all()
-        items = [
-            QueueItem(
-                r.id, r.code, r.status, r.urgent, r.city, r.created_at, r.claimed_by, r.people_count
-            )
-            for r in rows
-        ]
+        items = [QueueItem.of(r) for r in rows]
         return items, int(total or 0)
 
     def _queue_conditions(self, status_filter: str, city: str | None) -> list[Any]:
@@ -733,12 +742,7 @@ class ReviewService:
                     .order_by(Report.created_at, Report.id)
                 )
             ).all()
-        return [
-            QueueItem(
-                r.id, r.code, r.status, r.urgent, r.city, r.created_at, r.claimed_by, r.people_count
-            )
-            for r in rows
-        ]
+        return [QueueItem.of(r) for r in rows]
 
     async def mark_escalated(self, report_ids: list[int]) -> None:
         """Record that the volunteer chat was told about these reports."""
@@ -764,12 +768,7 @@ class ReviewService:
                     .order_by(Report.claimed_at, Report.id)
                 )
             ).all()
-        return [
-            QueueItem(
-                r.id, r.code, r.status, r.urgent, r.city, r.created_at, r.claimed_by, r.people_count
-            )
-            for r in rows
-        ]
+        return [QueueItem.of(r) for r in rows]
 
     async def mark_reminded(self, report_id: int) -> None:
         """Record that the holder of the report was reminded of it."""
