@@ -28,4 +28,5 @@ lint: install
 	$(BIN)/ruff check bot handlers knowledge tests bench migrations
 
 bench: install
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench

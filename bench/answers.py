@@ -2,6 +2,7 @@
 per Bot API call; Jiyn against a bare echo bot with python-telegram-bot's defaults, same run.
 
 Run: .venv/bin/python -m bench.answers [--users N] [--per-user K] [--no-write]
+     .venv/bin/python -m bench.answers --profile FILE   (where Jiyn's CPU goes, with py-spy)
 
 Prints answers per second, p50/p99 latency (from a question being sent to its answer arriving),
 CPU time per answer and whether each user got their answers in order, with Jiyn / echo ratios
@@ -15,9 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -120,9 +125,15 @@ def distinct_answer_questions(replies: dict[str, str]) -> list[str]:
 
 
 async def run_once(
-    bot_kind: str, latency: float, users: int, per_user: int, questions: list[str]
+    bot_kind: str,
+    latency: float,
+    users: int,
+    per_user: int,
+    questions: list[str],
+    profile: Path | None = None,
 ) -> RunResult:
-    """Start the bot, warm it up, then let every user send per_user questions at once."""
+    """Start the bot, warm it up, then let every user send per_user questions at once; with
+    `profile`, py-spy samples the bot during the burst into that file."""
     async with LocalBotApi(latency=0.0) as api:
         log = AnswerLog(api)
         with work_directory() as work_dir:
@@ -147,6 +158,7 @@ async def run_once(
                     api.send_text(user_id, usable[0])
                 await log.wait_for(lambda: all(u in log.by_chat for u in user_ids), 120, bot)
                 log.forget(user_ids)
+                sampler = await start_sampler(bot, profile) if profile else None
                 cpu_before = bot.usage().cpu_seconds
                 asked_at = time.monotonic()
                 # Round by round, so each user's questions are spread over the whole burst.
@@ -160,6 +172,8 @@ async def run_once(
 
                 await log.wait_for(all_answered, 120 + total * 0.5, bot)
                 cpu_after = bot.usage().cpu_seconds
+                if sampler is not None:
+                    await stop_sampler(sampler)
             finally:
                 bot.stop()
                 log.close()
@@ -188,18 +202,84 @@ def _migrate(work_dir: Path) -> None:
     upgrade_database(f"sqlite+aiosqlite:///{data_dir / 'bench.sqlite3'}")
 
 
+# --------------------------------------------------------------------------- profile
+
+
+async def start_sampler(bot: BotProcess, output: Path) -> asyncio.subprocess.Process:
+    """py-spy sampling the bot's Python code while it holds the GIL (its CPU time, not its
+    waits), as raw collapsed stacks; started and attached before the burst."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--gil", "--nonblocking", "--rate", "250", "--format", "raw",
+        "--output", str(output), "--pid", str(bot.process.pid),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await asyncio.sleep(1.5)  # attaching takes a moment
+    if process.returncode is not None:
+        _, error = await process.communicate()
+        raise RuntimeError(f"py-spy failed: {error.decode(errors='replace')[-500:]}")
+    return process
+
+
+async def stop_sampler(process: asyncio.subprocess.Process) -> None:
+    """Stop py-spy as Ctrl+C would, so it writes its file."""
+    process.send_signal(signal.SIGINT)
+    await process.wait()
+
+
+def profile_summary(path: Path, top: int = 30) -> str:
+    """The functions with the largest share of the samples, callees included."""
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        # "function (file:line)" -> "function (file)": one entry per function, not per line.
+        frames = {re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")}
+        for frame in frames:
+            inclusive[frame] += count
+    if not total:
+        return "no samples"
+    # Frames in (nearly) every sample are the event loop and the program's start: no news.
+    rows = [
+        f"{100 * count / total:5.1f}%  {frame}"
+        for frame, count in inclusive.most_common()
+        if count < 0.8 * total
+    ]
+    return "\n".join([f"{total} samples; share of the bot's CPU, callees included:", *rows[:top]])
+
+
+async def run_profile(args: argparse.Namespace) -> None:
+    """Jiyn at 100 ms under py-spy; prints where its CPU goes."""
+    output = Path(args.profile)
+    result = await run_once(
+        JIYN, LATENCIES[-1], args.users, args.per_user, load_questions(), profile=output
+    )
+    print(
+        f"Jiyn at {_ms(result.latency)}: {result.answers_per_second:.1f} answers/s, "
+        f"{result.cpu_ms_per_answer:.2f} ms CPU per answer (py-spy running alongside)"
+    )
+    print(profile_summary(output))
+    print(f"raw stacks in {output} (e.g. for speedscope or flamegraph.pl)")
+
+
 # --------------------------------------------------------------------------- components
 
 # Jiyn's own work per answer, measured alone in a fresh interpreter: the knowledge base answering
 # (knowledge/answer.py) and the user lookup that runs before every handler (handlers/middleware.py
-# via bot/services/users.py) for users it already knows, on SQLite.
+# via bot/services/users.py) for users it already knows: from the directory's memory, as the bot
+# does it, and through the database (SQLite), as it did before the directory.
 _COMPONENTS = """
 import asyncio, json, sys, tempfile, time
 from pathlib import Path
 import yaml
 from bot.db import create_engine, create_session_factory
 from bot.migrate import upgrade_database
-from bot.services.users import touch_user
+from bot.services.users import UserDirectory, touch_user
 from knowledge.answer import answer_question
 from knowledge.loader import load_knowledge
 
@@ -216,25 +296,35 @@ answer_ms = (time.process_time() - started) * 1000 / (5 * len(questions))
 async def lookups(url):
     engine = create_engine(url)
     sessions = create_session_factory(engine)
+    directory = UserDirectory(sessions)
     for user_id in range(100):
-        await touch_user(sessions, user_id, "ru", admin=False)
+        await directory.saved_language(user_id, "ru")
     started = time.process_time()
     for _ in range(5):
         for user_id in range(100):
-            await touch_user(sessions, user_id, "ru", admin=False)
+            await touch_user(sessions, user_id, "ru")
+    database_ms = (time.process_time() - started) * 1000 / 500
+    started = time.process_time()
+    for _ in range(500):
+        for user_id in range(100):
+            await directory.saved_language(user_id, "ru")
+    memory_ms = (time.process_time() - started) * 1000 / 50_000
     await engine.dispose()
-    return (time.process_time() - started) * 1000 / 500
+    return database_ms, memory_ms
 
 with tempfile.TemporaryDirectory() as folder:
     url = f"sqlite+aiosqlite:///{Path(folder) / 'components.sqlite3'}"
     upgrade_database(url)
-    lookup_ms = asyncio.run(lookups(url))
-print(json.dumps({"answer_question_ms": answer_ms, "touch_user_ms": lookup_ms}))
+    database_ms, memory_ms = asyncio.run(lookups(url))
+print(json.dumps({
+    "answer_question_ms": answer_ms, "touch_user_ms": database_ms, "directory_ms": memory_ms
+}))
 """
 
 
 def measure_components(questions: list[str]) -> dict[str, float]:
-    """CPU milliseconds of answer_question and of touch_user, each alone; {} if they fail."""
+    """CPU milliseconds of answer_question, of a known user's lookup through the database
+    (touch_user) and from the directory's memory, each alone; {} if they fail."""
     result = subprocess.run(
         [sys.executable, "-c", _COMPONENTS, *questions],
         cwd=REPO_ROOT,
@@ -417,11 +507,11 @@ def report(
             lines.append(
                 "- Work the echo bot does not do, each measured alone in this run: answering from "
                 f"the knowledge base {components['answer_question_ms']:.2f} ms CPU per question "
-                "(knowledge/answer.py), looking up a known user before every handler "
-                f"{components['touch_user_ms']:.2f} ms CPU per update (bot/services/users.py, "
-                "SQLite). Together with PTB turning each longer answer into a Message, that is "
-                "the gap to the echo bot; the HTTP client (see below), rate limiter and update "
-                "processor (bot/http.py, bot/processing.py) are a small part of it."
+                "(knowledge/answer.py); looking up a known user before every handler "
+                f"{components['directory_ms'] * 1000:.1f} µs from the user directory's memory "
+                f"(bot/services/users.py), against {components['touch_user_ms']:.2f} ms through "
+                "the database (SQLite), which is what every update cost before the directory. "
+                "Jiyn's cheaper HTTP client (see below) pays for most of the rest."
             )
     if clients:
         lines += [
@@ -481,6 +571,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-clients", action="store_true", help="skip the HTTP clients")
     parser.add_argument("--skip-bots", action="store_true", help="skip the bots (clients only)")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="only profile Jiyn at 100 ms with py-spy: raw stacks to FILE, a summary printed",
+    )
     # The child side of the HTTP client comparison.
     parser.add_argument("--client", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
@@ -488,6 +583,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.client:
         asyncio.run(client_process(args.client, args.api_url, args.calls, args.concurrency))
+        return 0
+    if args.profile:
+        asyncio.run(run_profile(args))
         return 0
     results, clients, components = asyncio.run(run_all(args))
     section = report(results, clients, components, args.users, args.per_user, date.today())

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
-    ExtBot,
     InlineQueryHandler,
     MessageHandler,
     TypeHandler,
@@ -31,6 +30,9 @@ from bot.persistence import DatabasePersistence
 from bot.processing import ChatOrderedUpdateProcessor
 from bot.services.notify import VolunteerNotifier
 from bot.services.reports import ReportService
+from bot.services.review import ReviewService
+from bot.services.users import UserDirectory
+from bot.telegram_bot import JiynBot
 from handlers import (
     errors,
     fallback,
@@ -66,34 +68,22 @@ BOT_COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-class JiynBot(ExtBot[None]):
-    """ExtBot whose answer to a button press never fails the handler that sends it."""
-
-    async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
-        """Answer the press; False when Telegram no longer takes an answer to it."""
-        try:
-            return await super().answer_callback_query(*args, **kwargs)
-        except BadRequest as error:
-            # The press was answered already (an error handler ran before the handler, or the
-            # update came again after a crash) or is too old (the bot was down): the answer only
-            # stops the button's spinner, the press itself must still be acted on.
-            if "query is too old" in error.message.lower():
-                return False
-            raise
-
-
 JiynApplication = Application[Any, JiynContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
 
 
 async def register_commands(application: JiynApplication) -> None:
-    """Register the command list in every language, and the default one."""
+    """Register the command list in every language, and the default one (all at once: each
+    call is a round trip before the bot starts answering)."""
     settings: Settings = application.bot_data["services"].settings
-    for language_code in (*LANGUAGES, None):
+
+    async def register(language_code: str | None) -> None:
         _ = gettext_for(language_code or settings.default_language)
         commands = [BotCommand(name, _(description)) for name, description in BOT_COMMANDS]
         await application.bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=language_code
         )
+
+    await asyncio.gather(*(register(code) for code in (*LANGUAGES, None)))
 
 
 async def _post_init(application: JiynApplication) -> None:
@@ -257,6 +247,8 @@ def build_application(
         knowledge=load_knowledge(),
         cipher=cipher,
         reports=reports,
+        review=ReviewService(sessions, cipher),
+        users=UserDirectory(sessions),
     )
 
     bot = JiynBot(

@@ -15,6 +15,8 @@ from bot.db import SessionFactory
 from bot.i18n import choose_language, gettext_for, ngettext_for
 from bot.services.notify import VolunteerNotifier
 from bot.services.reports import ReportService
+from bot.services.review import ReviewService
+from bot.services.users import UserDirectory
 from knowledge.model import KnowledgeBase
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ class Services:
     knowledge: KnowledgeBase
     cipher: Cipher
     reports: ReportService
+    review: ReviewService
+    users: UserDirectory
     notifier: VolunteerNotifier | None = None
 
 

@@ -92,7 +92,7 @@ def _job_lock(context: JiynContext, name: str) -> asyncio.Lock:
 
 
 def _review(context: JiynContext) -> ReviewService:
-    return ReviewService(context.services.sessions, context.services.cipher)
+    return context.services.review
 
 
 async def escalate_unclaimed_urgent(context: JiynContext) -> None:

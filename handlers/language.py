@@ -5,7 +5,6 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import JiynContext
-from bot.services import users
 from handlers.keyboards import language_picker, main_menu
 from handlers.replies import edit_or_send
 
@@ -24,7 +23,7 @@ async def set_language(update: Update, context: JiynContext) -> None:
     """Save the chosen language and confirm in it."""
     query = update.callback_query
     language = query.data.rsplit(":", 1)[-1]
-    await users.set_language(context.services.sessions, update.effective_user.id, language)
+    await context.services.users.set_language(update.effective_user.id, language)
     context.language = language
     _ = context.gettext
     await query.answer()

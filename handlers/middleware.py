@@ -10,7 +10,6 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.context import JiynContext
 from bot.i18n import choose_language
-from bot.services import users
 from bot.services.reports import DATABASE_ERRORS
 from handlers import fallback
 
@@ -26,13 +25,9 @@ async def load_user(update: Update, context: JiynContext) -> None:
         return
     settings = context.services.settings
     try:
-        user = await users.touch_user(
-            context.services.sessions,
-            tg_user.id,
-            tg_user.language_code,
-            admin=tg_user.id in settings.admin_ids,
+        saved_language = await context.services.users.saved_language(
+            tg_user.id, tg_user.language_code
         )
-        saved_language = user.language
     except DATABASE_ERRORS:
         # The database is down: still answer (a report goes on from memory), in Telegram's
         # language, as the saved choice cannot be read.

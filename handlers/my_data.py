@@ -8,7 +8,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import JiynContext
 from bot.i18n import N_
-from bot.services import users
 from handlers.replies import edit_or_send
 
 STATUS_NAMES = {
@@ -68,7 +67,7 @@ async def confirm_forget(update: Update, context: JiynContext) -> None:
         return
     services = context.services
     cleared, draft_deleted = await services.reports.forget(update.effective_user.id)
-    settings_deleted = await users.forget_user(services.sessions, update.effective_user.id)
+    settings_deleted = await services.users.forget(update.effective_user.id)
     lines = [_("Done. Deleted:")]
     lines.append(
         context.ngettext(

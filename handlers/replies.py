@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest
 
+from bot.telegram_bot import JiynBot
 from knowledge.answer import Reply
 
 
@@ -31,14 +34,10 @@ def reply_markup(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-async def send_reply(message: Message, reply: Reply) -> Message:
-    """Send the Reply as an HTML message in the chat of `message`."""
-    return await message.chat.send_message(
-        reply.html,
-        parse_mode="HTML",
-        reply_markup=reply_markup(reply),
-        disable_web_page_preview=True,
-    )
+async def send_reply(message: Message, reply: Reply) -> int:
+    """Send the Reply as an HTML message in the chat of `message`; its message id."""
+    bot = cast(JiynBot, message.get_bot())
+    return await bot.send_html(message.chat_id, reply.html, reply_markup(reply))
 
 
 async def edit_or_send(

@@ -70,9 +70,8 @@ ERRORS = {
 
 
 def review_service(context: JiynContext) -> ReviewService:
-    """The review service over the application's database and cipher."""
-    services = context.services
-    return ReviewService(services.sessions, services.cipher)
+    """The application's review service (one, as it remembers who has a question waiting)."""
+    return context.services.review
 
 
 def city_label(context: JiynContext, city: str | None, language: str | None = None) -> str:

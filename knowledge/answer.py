@@ -3,6 +3,7 @@ Telegram-HTML composition in the user's language."""
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable
@@ -256,7 +257,9 @@ def _format_number(value: int, language: str) -> str:
     return format_decimal(value, locale=language)
 
 
+@functools.lru_cache(maxsize=4096)
 def _format_day(day: date, language: str) -> str:
+    # Every answer shows a few fixed dates (sources, "checked on"); Babel is slow at them.
     return format_date(day, format="long", locale=language)
 
 

@@ -266,6 +266,8 @@ class SearchIndex:
         self.articles: list[Article] = [kb.articles[key] for key in sorted(kb.articles)]
         self.doc_of: dict[str, int] = {article.id: doc for doc, article in enumerate(self.articles)}
         self.postings: dict[str, dict[tuple[int, str], float]] = defaultdict(dict)
+        # Per term, each article's best saturation over its languages: what scoring adds up.
+        self.doc_saturation: dict[str, dict[int, float]] = {}
         self.strong_terms: list[set[str]] = [set() for _ in self.articles]
         self.idf: dict[str, float] = {}
         self.vocabulary: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES}
@@ -328,8 +330,13 @@ class SearchIndex:
                     pseudo[term] += FIELD_WEIGHTS[field_name] * tf / norm
             for term, tf in pseudo.items():
                 self.postings[term][(doc, lang)] = tf * (K1 + 1) / (K1 + tf)
+        self.postings = dict(self.postings)  # lookups of unknown words must not add entries
         for term, posting in self.postings.items():
             document_frequency[term] = len({doc for doc, _ in posting})
+            best_per_doc: dict[int, float] = {}
+            for (doc, _lang), saturation in posting.items():
+                best_per_doc[doc] = max(best_per_doc.get(doc, 0.0), saturation)
+            self.doc_saturation[term] = best_per_doc
         total = len(self.articles)
         self.idf = {
             term: math.log(1 + (total - df + 0.5) / (df + 0.5))
@@ -465,17 +472,13 @@ class SearchIndex:
             seen_terms.add(key)
             best: dict[int, float] = {}
             for term in token.terms:
-                weight = self.idf.get(term, 0.0) * token.weight
-                for (doc, _lang), saturation in self.postings[term].items():
-                    best[doc] = max(best.get(doc, 0.0), weight * saturation)
+                self._add_best(best, term, self.idf.get(term, 0.0) * token.weight)
             for doc, value in best.items():
                 scores[doc] += value
         for concept in query.concepts:
             term = f"@{concept}"
-            weight = self.idf.get(term, 0.0) * CONCEPT_WEIGHT
             best = {}
-            for (doc, _lang), saturation in self.postings.get(term, {}).items():
-                best[doc] = max(best.get(doc, 0.0), weight * saturation)
+            self._add_best(best, term, self.idf.get(term, 0.0) * CONCEPT_WEIGHT)
             for doc, value in best.items():
                 scores[doc] += value
         entity_docs = self._entity_boosts(query, scores)
@@ -492,6 +495,13 @@ class SearchIndex:
         evidence, coverage = self._scope(query, hits, entity_docs)
         in_scope = bool(hits) and evidence >= MIN_EVIDENCE and coverage >= MIN_COVERAGE
         return SearchResult(query, hits, in_scope, evidence, coverage)
+
+    def _add_best(self, best: dict[int, float], term: str, weight: float) -> None:
+        """Raise each article's entry in `best` to the term's weighted saturation in it."""
+        for doc, saturation in self.doc_saturation.get(term, {}).items():
+            value = weight * saturation
+            if value > best.get(doc, 0.0):
+                best[doc] = value
 
     def person_docs(self, token: QueryToken) -> set[int]:
         """Cases naming a person this token names (inflected forms too: "Жыланбаевым")."""

@@ -17,9 +17,16 @@ from sqlalchemy.engine import make_url
 
 from bot.crypto import Cipher
 from bot.db import create_engine
-from bot.localapi import LocalBotApi
+from bot.localapi import ApiCall, LocalBotApi
 from bot.models import Report, ReportDraft
-from tests.harness import TEST_KEY, Person, RunningBot, make_settings, run_bot
+from tests.harness import (
+    TEST_KEY,
+    Person,
+    RunningBot,
+    find_button_message,
+    make_settings,
+    run_bot,
+)
 
 CODE = re.compile(r"R-[A-Z0-9]{4}")
 VOLUNTEER_CHAT = -1009000
@@ -265,9 +272,32 @@ async def test_a_burst_of_100_reports_is_folded_into_digests_and_none_is_lost(
     bot = volunteer_bot
     people = [Person(bot, bot.api.user(9000 + i, language_code="ru")) for i in range(100)]
 
+    def offers_button(call: ApiCall, chat_id: int, data: str) -> bool:
+        return str(call.params["chat_id"]) == str(chat_id) and data in str(
+            call.params.get("reply_markup")
+        )
+
     async def report_now(person: Person) -> None:
-        await person.says("/report")
-        await person.taps("report:role:now")
+        # Each person waits for their own chat only: Person.says/taps wait until the whole bot
+        # is idle, which twenty people acting at once keep it from being.
+        api, chat_id = bot.api, person.chat_id
+        mark = api.mark()
+        api.send_text(person.user, "/report")
+        await api.wait_for_call(
+            "sendMessage",
+            since=mark,
+            predicate=lambda call: offers_button(call, chat_id, "report:role:now"),
+            timeout=30,
+        )
+        message = find_button_message(api, chat_id, "report:role:now")
+        mark = api.mark()
+        api.press_button(person.user, message, "report:role:now")
+        await api.wait_for_call(
+            "sendMessage",
+            since=mark,
+            predicate=lambda call: offers_button(call, chat_id, "report:skip"),
+            timeout=30,
+        )
 
     for start in range(0, 100, 20):
         await asyncio.gather(*(report_now(p) for p in people[start : start + 20]))

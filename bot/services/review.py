@@ -187,11 +187,18 @@ class Contact:
 
 
 class ReviewService:
-    """Owns every transaction of the review tools."""
+    """Owns every transaction of the review tools. The application keeps one: it remembers who
+    may have a typed answer waiting (see pending_input)."""
 
     def __init__(self, sessions: SessionFactory, cipher: Cipher) -> None:
         self.sessions = sessions
         self.cipher = cipher
+        # Lookup hashes of everyone who may have a question waiting: a superset of the table's
+        # owners once loaded, so a person not in it has none and their text needs no query.
+        # Only the owner's own updates add or remove their hash, and the update processor runs
+        # those one at a time, so the set never misses a waiting question.
+        self._maybe_waiting: set[str] = set()
+        self._waiting_loaded = False
 
     # ------------------------------------------------------------------ queue and card
 
@@ -594,6 +601,7 @@ class ReviewService:
         if kind not in INPUT_KINDS:
             raise ValueError(f"unknown input kind {kind!r}")
         hashes = self.cipher.lookup_hashes(owner_id)
+        self._maybe_waiting.add(hashes[0])  # before the write: never a moment it is missed
         async with self.sessions.begin() as session:
             await session.execute(delete(PendingInput).where(PendingInput.owner_hash.in_(hashes)))
             now = utcnow()
@@ -609,25 +617,42 @@ class ReviewService:
             )
 
     async def pending_input(self, owner_id: int) -> Pending | None:
-        """What the owner was asked to type, if the question has not expired."""
+        """What the owner was asked to type, if the question has not expired. Called with the
+        owner's own updates (their text, their button presses)."""
+        hashes = self.cipher.lookup_hashes(owner_id)
+        if not await self._may_be_waiting(hashes):
+            return None
         async with self.sessions() as session:
             row = await session.scalar(
                 select(PendingInput).where(
-                    PendingInput.owner_hash.in_(self.cipher.lookup_hashes(owner_id)),
-                    PendingInput.expires_at > utcnow(),
+                    PendingInput.owner_hash.in_(hashes), PendingInput.expires_at > utcnow()
                 )
             )
-        return Pending(row.kind, row.report_id, row.target_id) if row else None
+        if row is None:
+            self._maybe_waiting.difference_update(hashes)
+            return None
+        return Pending(row.kind, row.report_id, row.target_id)
+
+    async def _may_be_waiting(self, hashes: list[str]) -> bool:
+        if not self._waiting_loaded:
+            # Questions asked before a restart: read once.
+            async with self.sessions() as session:
+                owners = await session.scalars(
+                    select(PendingInput.owner_hash).where(PendingInput.expires_at > utcnow())
+                )
+                self._maybe_waiting.update(owners.all())
+            self._waiting_loaded = True
+        return any(lookup in self._maybe_waiting for lookup in hashes)
 
     async def clear_input(self, owner_id: int) -> bool:
         """Forget what the owner was asked to type; True if there was something."""
+        hashes = self.cipher.lookup_hashes(owner_id)
         async with self.sessions.begin() as session:
             result = await session.execute(
-                delete(PendingInput).where(
-                    PendingInput.owner_hash.in_(self.cipher.lookup_hashes(owner_id))
-                )
+                delete(PendingInput).where(PendingInput.owner_hash.in_(hashes))
             )
-            return bool(result.rowcount)
+        self._maybe_waiting.difference_update(hashes)
+        return bool(result.rowcount)
 
     async def delete_expired_inputs(self) -> int:
         """Drop questions nobody answered in time; returns how many."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
@@ -14,20 +16,78 @@ from bot.i18n import choose_language, normalize_language
 from bot.models import Role, User, VolunteerInvite, utcnow
 
 INVITE_LIFETIME = timedelta(hours=24)
+# Users whose language settings are kept in memory; the least recently seen go first. An entry
+# is about 200 bytes, so a whole evening of protests fits in a few megabytes.
+DEFAULT_DIRECTORY_CAPACITY = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class KnownUser:
+    """What an update needs of a user's row: the saved choice and Telegram's language."""
+
+    language: str | None
+    telegram_language: str | None
+
+
+class UserDirectory:
+    """The users table for the update path, with the language settings of recent users kept in
+    memory, so an update of a known user costs no query (before every handler, that query was
+    the largest part of answering a question).
+
+    The cache stays right because this process is the only writer of those fields and every
+    write of them goes through here: `set_language`, `forget`. Roles are not cached (they are
+    checked in the database at every review action, see bot.services.access)."""
+
+    def __init__(
+        self, sessions: SessionFactory, capacity: int = DEFAULT_DIRECTORY_CAPACITY
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._sessions = sessions
+        self._capacity = capacity
+        self._known: OrderedDict[int, KnownUser] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    async def saved_language(self, telegram_id: int, telegram_language: str | None) -> str | None:
+        """The user's saved choice; registers them on first contact and keeps their Telegram
+        language current (a write only when it changed)."""
+        known = self._known.get(telegram_id)
+        if known is not None and known.telegram_language == telegram_language:
+            self._known.move_to_end(telegram_id)
+            return known.language
+        user = await touch_user(self._sessions, telegram_id, telegram_language)
+        self._remember(telegram_id, KnownUser(user.language, user.telegram_language))
+        return user.language
+
+    async def set_language(self, telegram_id: int, language: str) -> None:
+        """Save the user's chosen interface language."""
+        await set_language(self._sessions, telegram_id, language)
+        self._known.pop(telegram_id, None)
+
+    async def forget(self, telegram_id: int) -> bool:
+        """Delete the user's settings (see forget_user); True if there were any."""
+        try:
+            return await forget_user(self._sessions, telegram_id)
+        finally:
+            self._known.pop(telegram_id, None)
+
+    def _remember(self, telegram_id: int, known: KnownUser) -> None:
+        self._known[telegram_id] = known
+        self._known.move_to_end(telegram_id)
+        while len(self._known) > self._capacity:
+            self._known.popitem(last=False)
 
 
 async def touch_user(
-    sessions: SessionFactory,
-    telegram_id: int,
-    telegram_language: str | None,
-    admin: bool = False,
+    sessions: SessionFactory, telegram_id: int, telegram_language: str | None
 ) -> User:
     """Load the user, creating it on first contact, and keep its Telegram language current.
 
-    `admin` is ignored: admin rights are never stored, they are read from JIYN_ADMIN_IDS at every
-    check (bot.services.access), so removing an id from the configuration takes effect at once.
+    Admin rights are never stored: they are read from JIYN_ADMIN_IDS at every check
+    (bot.services.access), so removing an id from the configuration takes effect at once.
     """
-    del admin
     async with sessions() as session:
         user = await session.get(User, telegram_id)
     if user is not None and user.telegram_language == telegram_language:

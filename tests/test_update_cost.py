@@ -1,0 +1,92 @@
+"""What an update of a person the bot knows costs: a question is answered without a database
+query (the user directory and the waiting-question index answer from memory), and what those
+shortcuts skip still takes effect at once: a new Telegram language, a chosen language, /forget.
+(A typed answer waiting across a restart: tests/test_review_flow.py.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+
+from bot.db import create_engine
+from bot.i18n import gettext_for
+from bot.models import User
+from tests.harness import Person, RunningBot
+
+QUESTION_RU = "Какой штраф за участие в несанкционированном митинге?"
+QUESTION_EN = "What is the fine for joining an unauthorised rally?"
+# Statements about a person: their user row, or a question waiting for their typed answer.
+PERSON_TABLES = ("users", "pending_inputs")
+
+
+@contextmanager
+def statements_about_people(bot: RunningBot) -> Iterator[list[str]]:
+    """Every SQL statement the bot sends that reads or writes a user row or a waiting question
+    (background jobs touch other tables and are not counted)."""
+    seen: list[str] = []
+    engine = bot.application.bot_data["services"].engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if any(table in statement for table in PERSON_TABLES):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def _stored_user(database_url: str, telegram_id: int) -> Any:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            result = await connection.execute(select(User).where(User.telegram_id == telegram_id))
+            return result.one_or_none()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_known_persons_question_costs_no_query(bot: RunningBot) -> None:
+    person = Person(bot, bot.api.user(61001, language_code="ru"))
+    with statements_about_people(bot) as first_contact:
+        await person.says(QUESTION_RU)
+    assert first_contact  # registered on first contact
+    with statements_about_people(bot) as known:
+        calls = await person.says(QUESTION_RU)
+        calls += await person.says(QUESTION_EN)
+    assert "488" in person.texts(calls)
+    assert known == []
+
+
+async def test_a_new_telegram_language_is_saved(bot: RunningBot, database_url: str) -> None:
+    person = Person(bot, bot.api.user(61002, language_code="ru"))
+    await person.says(QUESTION_RU)
+    person = Person(bot, bot.api.user(61002, language_code="kk"))
+    with statements_about_people(bot) as changed:
+        await person.says(QUESTION_RU)
+    assert changed
+    assert (await _stored_user(database_url, 61002)).telegram_language == "kk"
+
+
+async def test_a_chosen_language_and_forget_take_effect_at_once(
+    bot: RunningBot, database_url: str
+) -> None:
+    person = Person(bot, bot.api.user(61003, language_code="ru"))
+    await person.says(QUESTION_RU)  # known from here on
+    await person.says("/language")
+    await person.taps("lang:set:en")
+    calls = await person.says(QUESTION_RU)  # the saved choice wins over the question's language
+    assert gettext_for("en")("Sources:") in person.texts(calls)
+    assert (await _stored_user(database_url, 61003)).language == "en"
+
+    await person.says("/forget")
+    await person.taps("forget:confirm")
+    assert await _stored_user(database_url, 61003) is None
+    calls = await person.says(QUESTION_RU)  # Telegram's language again, and registered again
+    assert gettext_for("ru")("Sources:") in person.texts(calls)
+    stored = await _stored_user(database_url, 61003)
+    assert stored is not None and stored.language is None
