@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -43,9 +44,19 @@ def ensure_sqlite_directory(database_url: str) -> None:
 def create_engine(database_url: str) -> AsyncEngine:
     """An async engine for the URL, with SQLite tuned for one process and many coroutines."""
     ensure_sqlite_directory(database_url)
-    if make_url(database_url).get_backend_name() == "sqlite":
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        # One connection: SQLite runs one write at a time anyway, and coroutines queueing for
+        # the pool (first come, first served) beat connections polling for the file lock, which
+        # under a burst made writers sleep, time out and report "database is locked". Reads are
+        # a fraction of a millisecond, so they lose little by queueing too.
+        pooling: dict[str, Any] = (
+            {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
+            if url.database and url.database != ":memory:"
+            else {}
+        )
         engine = create_async_engine(
-            database_url, connect_args={"timeout": 30}, hide_parameters=True
+            database_url, connect_args={"timeout": 30}, hide_parameters=True, **pooling
         )
         event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
