@@ -68,7 +68,7 @@ async def drop_question_on_button(update: Update, context: JiynContext) -> None:
     if user is None or user.is_bot:
         return
     service = review_service(context)
-    # Read first: most presses have no question waiting, and a read costs SQLite no lock.
+    # Look first: most presses have no question waiting, and the service knows that from memory.
     try:
         if await service.pending_input(user.id) is not None:
             await service.clear_input(user.id)

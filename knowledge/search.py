@@ -332,11 +332,11 @@ class SearchIndex:
                 self.postings[term][(doc, lang)] = tf * (K1 + 1) / (K1 + tf)
         self.postings = dict(self.postings)  # lookups of unknown words must not add entries
         for term, posting in self.postings.items():
-            document_frequency[term] = len({doc for doc, _ in posting})
             best_per_doc: dict[int, float] = {}
             for (doc, _lang), saturation in posting.items():
                 best_per_doc[doc] = max(best_per_doc.get(doc, 0.0), saturation)
             self.doc_saturation[term] = best_per_doc
+            document_frequency[term] = len(best_per_doc)
         total = len(self.articles)
         self.idf = {
             term: math.log(1 + (total - df + 0.5) / (df + 0.5))

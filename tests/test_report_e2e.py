@@ -26,6 +26,7 @@ from tests.harness import (
     find_button_message,
     make_settings,
     run_bot,
+    to_chat,
 )
 
 CODE = re.compile(r"R-[A-Z0-9]{4}")
@@ -273,9 +274,7 @@ async def test_a_burst_of_100_reports_is_folded_into_digests_and_none_is_lost(
     people = [Person(bot, bot.api.user(9000 + i, language_code="ru")) for i in range(100)]
 
     def offers_button(call: ApiCall, chat_id: int, data: str) -> bool:
-        return str(call.params["chat_id"]) == str(chat_id) and data in str(
-            call.params.get("reply_markup")
-        )
+        return to_chat(chat_id)(call) and data in str(call.params.get("reply_markup"))
 
     async def report_now(person: Person) -> None:
         # Each person waits for their own chat only: Person.says/taps wait until the whole bot

@@ -47,9 +47,6 @@ class UserDirectory:
         self._capacity = capacity
         self._known: OrderedDict[int, KnownUser] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._known)
-
     async def saved_language(self, telegram_id: int, telegram_language: str | None) -> str | None:
         """The user's saved choice; registers them on first contact and keeps their Telegram
         language current (a write only when it changed)."""
