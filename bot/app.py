@@ -204,6 +204,9 @@ def add_handlers(application: JiynApplication) -> None:
         CallbackQueryHandler(questions.show_article, pattern=r"^kb:show:[a-z0-9-]+$")
     )
     application.add_handler(
+        CallbackQueryHandler(questions.show_sources, pattern=r"^kb:src:[a-z0-9-]+$")
+    )
+    application.add_handler(
         CallbackQueryHandler(questions.record_vote, pattern=r"^kb:fb:[a-z0-9-]+:(up|down)$")
     )
     application.add_handler(InlineQueryHandler(inline.answer_inline))

@@ -1,4 +1,4 @@
-"""The `jiyn` command: run, console, db upgrade, ask, kb check, keygen."""
+"""The `jiyn` command: run, console, db upgrade, ask, kb check, kb gaps, keygen."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings, redact_url
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from bot.services.gaps import GapSummary
 
 log = logging.getLogger("jiyn")
 
@@ -129,11 +133,37 @@ def command_ask(args: argparse.Namespace) -> int:
     return ask_command(args.question, args.lang, args.json)
 
 
-def command_kb_check(_args: argparse.Namespace) -> int:
+def command_kb_check(args: argparse.Namespace) -> int:
     """Validate the knowledge base."""
     from knowledge.cli import check_command
 
-    return check_command()
+    return check_command(max_age_days=args.max_age_days)
+
+
+def command_kb_gaps(args: argparse.Namespace) -> int:
+    """List the questions that got no answer, a "Did you mean…" or a 👎."""
+    import asyncio
+
+    from bot.db import create_engine, create_session_factory
+    from bot.services.gaps import list_gaps
+
+    settings = _settings_or_exit()
+    _upgrade_with_retries(settings)
+
+    async def read() -> list[GapSummary]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await list_gaps(create_session_factory(engine), args.limit)
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(read())
+    if not rows:
+        print("no unanswered questions kept")
+    for row in rows:
+        landed = row.article_id or "-"
+        print(f"{row.count:>4}  {row.outcome:<11}  {row.language}  {landed:<28}  {row.question}")
+    return 0
 
 
 def command_keys_rotate(_args: argparse.Namespace) -> int:
@@ -167,6 +197,9 @@ def command_keygen(_args: argparse.Namespace) -> int:
 
     print(Fernet.generate_key().decode())
     return 0
+
+
+DEFAULT_MAX_AGE_DAYS = 180
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,9 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
     knowledge_commands = knowledge.add_subparsers(
         dest="kb_command", metavar="ACTION", required=True
     )
-    knowledge_commands.add_parser("check", help="validate the content").set_defaults(
-        handler=command_kb_check
+    check = knowledge_commands.add_parser("check", help="validate the content")
+    check.add_argument(
+        "--max-age-days",
+        type=int,
+        default=DEFAULT_MAX_AGE_DAYS,
+        help="warn about articles checked longer ago than this (default %(default)s)",
     )
+    check.set_defaults(handler=command_kb_check)
+    gaps = knowledge_commands.add_parser(
+        "gaps", help="questions without a good answer, most frequent first"
+    )
+    gaps.add_argument("--limit", type=int, default=100, help="how many (default %(default)s)")
+    gaps.set_defaults(handler=command_kb_gaps)
 
     keys = commands.add_parser("keys", help="encryption key maintenance")
     keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)

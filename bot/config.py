@@ -45,6 +45,7 @@ class Settings:
     escalate_minutes: int = 10
     stale_claim_hours: int = 24
     digest_time: time = time(21, 0)
+    gaps_retention_days: int = 30
 
     @property
     def secrets(self) -> list[str]:
@@ -252,4 +253,7 @@ def load_settings(
             "JIYN_STALE_CLAIM_HOURS", env.get("JIYN_STALE_CLAIM_HOURS"), 24, "hours"
         ),
         digest_time=_time_of_day("JIYN_DIGEST_TIME", env.get("JIYN_DIGEST_TIME"), time(21, 0)),
+        gaps_retention_days=_positive_int(
+            "JIYN_GAPS_RETENTION_DAYS", env.get("JIYN_GAPS_RETENTION_DAYS"), 30
+        ),
     )

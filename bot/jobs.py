@@ -16,7 +16,7 @@ from telegram.error import Forbidden, TelegramError
 from bot.context import JiynContext
 from bot.i18n import gettext_for
 from bot.models import utcnow
-from bot.services import users
+from bot.services import gaps, users
 from bot.services.notify import VolunteerNotifier
 from bot.services.review import DigestCounts, ReviewService, as_utc
 from handlers.review_common import city_label
@@ -64,11 +64,15 @@ async def remind_unfinished_reports(context: JiynContext) -> None:
 
 
 async def purge_personal_data(context: JiynContext) -> None:
-    """Clear personal data of reports closed longer ago than JIYN_RETENTION_DAYS."""
+    """Clear personal data of reports closed longer ago than JIYN_RETENTION_DAYS, and unanswered
+    questions older than JIYN_GAPS_RETENTION_DAYS."""
     services = context.services
     purged = await services.reports.purge_closed(services.settings.retention_days)
     if purged:
         log.info("purged personal data of %d closed reports", purged)
+    dropped = await gaps.purge_gaps(services.sessions, services.settings.gaps_retention_days)
+    if dropped:
+        log.info("deleted %d unanswered questions past their retention", dropped)
 
 
 async def send_to_volunteer_chat(notifier: VolunteerNotifier, text: str) -> None:

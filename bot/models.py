@@ -65,6 +65,21 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class QuestionGap(Base):
+    """A question the bot could not answer well (no answer, a "Did you mean…", a 👎), kept for
+    the editors. Nothing identifies the person: no user id, the day without the time, and the
+    text scrubbed of digits, e-mail addresses, links and @names before it is stored."""
+
+    __tablename__ = "question_gaps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question: Mapped[str] = mapped_column(String(1000))
+    language: Mapped[str] = mapped_column(String(8))
+    outcome: Mapped[str] = mapped_column(String(16))  # no_answer | clarify | thumbs_down
+    article_id: Mapped[str | None] = mapped_column(String(64))
+    created_on: Mapped[date] = mapped_column(Date, index=True)
+
+
 class ReportStatus(enum.StrEnum):
     """Where a report is in the volunteers' workflow."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
@@ -27,7 +27,11 @@ class JiynBot(ExtBot[None]):
             raise
 
     async def send_html(
-        self, chat_id: int, html: str, reply_markup: InlineKeyboardMarkup | None = None
+        self,
+        chat_id: int,
+        html: str,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        reply_to: int | None = None,
     ) -> int:
         """Send an HTML message without link previews; returns its message id. Unlike
         send_message, Telegram's copy of the message is not turned into a Message: for a long
@@ -39,6 +43,9 @@ class JiynBot(ExtBot[None]):
             "link_preview_options": LinkPreviewOptions(is_disabled=True),
             "reply_markup": reply_markup,
         }
+        if reply_to is not None:
+            # A question deleted meanwhile must not cost the person their answer.
+            data["reply_parameters"] = ReplyParameters(reply_to, allow_sending_without_reply=True)
         # _post is the one path of every Bot method: defaults, then our rate limiter and client.
         result = await self._post("sendMessage", data)
         return int(result["message_id"])

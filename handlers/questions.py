@@ -1,17 +1,21 @@
-"""Free-text questions, related-article buttons and 👍/👎 feedback."""
+"""Free-text questions, related-article and source buttons, 👍/👎 feedback, and the gaps log."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.context import JiynContext
 from bot.i18n import normalize_language
-from bot.services import feedback
+from bot.services import feedback, gaps
+from bot.services.reports import DATABASE_ERRORS
 from handlers.replies import send_reply
-from knowledge.answer import answer_question, article_reply
+from knowledge.answer import Reply, answer_question, article_reply, sources_reply
+
+log = logging.getLogger(__name__)
 
 # Telegram caps a message at 4096 characters; longer input is not a question we can answer well.
 MAX_QUESTION_LENGTH = 1000
@@ -28,7 +32,32 @@ async def answer_text(update: Update, context: JiynContext) -> None:
     message = update.effective_message
     question = (message.text or "")[:MAX_QUESTION_LENGTH]
     reply = answer_question(context.services.knowledge, question, reply_language(update, context))
-    await send_reply(message, reply)
+    await send_reply(message, reply, quote=True)
+    if reply.kind in ("no_answer", "clarify"):
+        await keep_gap(context, question, reply, reply.kind)
+
+
+async def keep_gap(context: JiynContext, question: str, reply: Reply, outcome: str) -> None:
+    """Keep a question the bot could not answer well for the editors; never fails the answer."""
+    try:
+        await gaps.record_gap(
+            context.services.sessions, question, reply.language, outcome, reply.topic
+        )
+    except DATABASE_ERRORS:
+        log.warning("could not keep an unanswered question: database unavailable")
+
+
+async def show_sources(update: Update, context: JiynContext) -> None:
+    """Send the full list of an article's sources, titles in the reader's language."""
+    query = update.callback_query
+    article_id = query.data.split(":", 2)[2]
+    reply = sources_reply(context.services.knowledge, article_id, context.language)
+    if reply is None:
+        _ = context.gettext
+        await query.answer(_("This button is no longer active."))
+        return
+    await query.answer()
+    await send_reply(update.effective_message, reply)
 
 
 async def show_article(update: Update, context: JiynContext) -> None:
@@ -56,6 +85,10 @@ async def record_vote(update: Update, context: JiynContext) -> None:
         context.services.sessions, article_id, vote == "up", context.language
     )
     await query.answer(_("Thank you! This helps us improve the answers."))
+    asked = getattr(query.message, "reply_to_message", None)
+    if vote != "up" and asked is not None and asked.text:
+        down = Reply(context.language, article_id, "article", "")
+        await keep_gap(context, asked.text, down, "thumbs_down")
     markup = query.message.reply_markup if query.message else None
     if markup is not None:
         kept = [

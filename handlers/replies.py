@@ -34,10 +34,12 @@ def reply_markup(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-async def send_reply(message: Message, reply: Reply) -> int:
-    """Send the Reply as an HTML message in the chat of `message`; its message id."""
+async def send_reply(message: Message, reply: Reply, quote: bool = False) -> int:
+    """Send the Reply as an HTML message in the chat of `message`; its message id. With
+    `quote`, as a reply to `message` (a 👎 on the answer then knows what was asked)."""
     bot = cast(JiynBot, message.get_bot())
-    return await bot.send_html(message.chat_id, reply.html, reply_markup(reply))
+    reply_to = message.message_id if quote else None
+    return await bot.send_html(message.chat_id, reply.html, reply_markup(reply), reply_to)
 
 
 async def edit_or_send(

@@ -48,16 +48,20 @@ async def ask_city(update: Update, context: JiynContext) -> None:
     _ = context.gettext
     if update.callback_query:
         await update.callback_query.answer()
+    articles = city_articles(context.services.knowledge)
     buttons = [
         InlineKeyboardButton(
-            article.venue_list.city_name.get(context.language),
+            article.venue_list.city_name.get(context.language)
+            + (" ⚠️" if any(v.status != "confirmed" for v in current_venues(article)) else ""),
             callback_data=f"venues:city:{article.venue_list.city}",
         )
-        for article in city_articles(context.services.knowledge)
+        for article in articles
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     await update.effective_message.reply_html(
-        _("Choose a city. You can also send your location to see the nearest places."),
+        _("Choose a city. You can also send your location to see the nearest places.")
+        + "\n"
+        + _("⚠️ marks a city where some places are not confirmed as designated."),
         reply_markup=InlineKeyboardMarkup(rows),
     )
 
@@ -71,9 +75,17 @@ async def _send_venue_pin(update: Update, context: JiynContext, venue: Venue, no
     )
 
 
+def status_label(venue: Venue, context: JiynContext) -> str:
+    """How sure we are that the place is designated, for every surface that shows it."""
+    _ = context.gettext
+    if venue.status == "confirmed":
+        return ""
+    return "⚠️ " + _("designation not confirmed")
+
+
 def _venue_note(venue: Venue, context: JiynContext) -> str:
     _ = context.gettext
-    parts = [venue.address.get(context.language)]
+    parts = [status_label(venue, context), venue.address.get(context.language)]
     if venue.capacity:
         parts.append(
             context.ngettext("up to {n} person", "up to {n} people", venue.capacity).format(
@@ -115,14 +127,14 @@ async def show_nearest(update: Update, context: JiynContext) -> None:
         ((distance_km(location.latitude, location.longitude, v.lat, v.lon), v) for v in candidates),
         key=lambda pair: pair[0],  # venues themselves are not comparable on a tie
     )[:NEAREST_COUNT]
-    lines = [_("<b>Designated venues nearest to you</b>")]
+    lines = [_("<b>Venues nearest to you</b>")]
     for distance, venue in ranked:
-        lines.append(
-            _("• {name} — {distance} km").format(
-                name=html.escape(venue.name.get(context.language), quote=False),
-                distance=format_distance(distance, context.language),
-            )
+        line = _("• {name} — {distance} km").format(
+            name=html.escape(venue.name.get(context.language), quote=False),
+            distance=format_distance(distance, context.language),
         )
+        label = status_label(venue, context)
+        lines.append(f"{line} · {html.escape(label, quote=False)}" if label else line)
     if ranked[0][0] > FAR_KM:
         lines.append(
             _(

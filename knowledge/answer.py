@@ -14,8 +14,9 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from bot.i18n import gettext_for, ngettext_for
+from knowledge.loader import UNCERTAIN_MARK
 from knowledge.model import Article, KnowledgeBase, MciYear, Source
-from knowledge.search import Query, QueryToken, SearchResult, index_for
+from knowledge.search import Query, QueryToken, SearchResult, index_for, question_parts
 from knowledge.text import fold_kazakh
 
 TELEGRAM_LIMIT = 4096
@@ -23,6 +24,9 @@ MAX_RELATED_BUTTONS = 3
 BUTTON_LABEL_LIMIT = 40
 DETENTION_ARTICLE_ID = "if-detained"
 MCI_ARTICLE_ID = "mci"
+MAX_SOURCES_IN_LINE = 3
+NOTIFY_ARTICLE_ID = "notification-procedure"
+FINES_ARTICLE_ID = "koap-488"
 # The part of the detention article shown first: its opening paragraphs up to the first list.
 DETENTION_STEPS_LIMIT = 1200
 
@@ -71,7 +75,16 @@ def answer_question(
     if mci_request is not None and kb.mci is not None:
         count, year = mci_request
         return mci_reply(kb, count, year, reply_language)
+    parts = question_parts(question)
+    if len(parts) >= 2 and result.in_scope:
+        # The message as a whole shows it is about assemblies; each part needs its own article.
+        tops = [index.search(part).answering_in_context() for part in parts[:2]]
+        if tops[0] is not None and tops[1] is not None and tops[0].id != tops[1].id:
+            return two_part_reply(kb, tops[0], tops[1], reply_language)
     if result.top is not None:
+        choices = result.close_calls()
+        if choices:
+            return clarify_reply(choices, reply_language)
         reply = article_reply(kb, result.top.id, reply_language)
         if reply is not None:
             return reply
@@ -280,13 +293,51 @@ def _shorten(label: str, limit: int = BUTTON_LABEL_LIMIT) -> str:
     return f"{cut or label[: limit - 1]}…"
 
 
-def _sources_block(sources: list[Source], language: str, budget: int) -> str:
-    """The "Sources:" list; drops sources from the end to stay within `budget` characters."""
+def _source_when(value: str, language: str, gettext: Callable[[str], str]) -> str:
+    """A source's date, short: the year alone, or the day when it is known."""
+    if value == "n.d.":
+        return gettext("n.d.")
+    if len(value) == 10:
+        return _source_date(value, language, gettext)
+    return value[:4]
+
+
+def sources_line(sources: list[Source], language: str) -> str:
+    """One compact line naming the sources (publisher, date), each linked to its document."""
+    if not sources:
+        return ""
+    _ = gettext_for(language)
+    ngettext = ngettext_for(language)
+    shown: list[str] = []
+    seen: set[str] = set()
+    for source in sources:
+        publisher = source.publisher_in(language)
+        if publisher in seen:
+            continue
+        seen.add(publisher)
+        shown.append(
+            f'<a href="{_escape(source.url)}">{_escape(publisher)}</a>, '
+            f"{_escape(_source_when(source.date, language, _))}"
+        )
+    kept = shown[:MAX_SOURCES_IN_LINE]
+    line = _escape(_("Sources:")) + " " + "; ".join(kept)
+    if len(shown) > len(kept):
+        more = len(shown) - len(kept)
+        line += " " + _escape(ngettext("and {count} more", "and {count} more", more).format(
+            count=more
+        ))
+    return line
+
+
+def sources_list(sources: list[Source], language: str, budget: int = TELEGRAM_LIMIT) -> str:
+    """Every source with its title in `language` and its date; drops sources from the end to
+    stay within `budget` characters."""
     _ = gettext_for(language)
     ngettext = ngettext_for(language)
     lines = [
-        f'• <a href="{_escape(source.url)}">{_escape(source.title)}</a> — '
-        f"{_escape(_source_date(source.date, language, _))}"
+        f'• <a href="{_escape(source.url)}">{_escape(source.title_in(language))}</a> '
+        f"({_escape(source.publisher_in(language))}, "
+        f"{_escape(_source_date(source.date, language, _))})"
         for source in sources
     ]
     heading = "<b>" + _escape(_("Sources:")) + "</b>"
@@ -304,30 +355,52 @@ def _sources_block(sources: list[Source], language: str, budget: int) -> str:
     return heading if len(heading) <= budget else ""
 
 
-def _checked_line(checked: date | None, language: str) -> str:
+def _checked_text(checked: date | None, language: str) -> str:
     if checked is None:
         return ""
     _ = gettext_for(language)
-    text = _("Checked on {date}").format(date=_format_day(checked, language))
-    return "<i>" + _escape(text) + "</i>"
+    return _escape(_("Checked on {date}").format(date=_format_day(checked, language)))
+
+
+def _footer(sources: list[Source], checked: date | None, language: str) -> str:
+    """The last lines of an answer: where it comes from and when it was checked."""
+    parts = [sources_line(sources, language), _checked_text(checked, language)]
+    text = "\n".join(part for part in parts if part)
+    return f"<i>{text}</i>" if text else ""
 
 
 def _uncertain_line(language: str) -> str:
     _ = gettext_for(language)
-    text = _("Part of this is uncertain. Check it with a lawyer or the official source.")
-    return f"<i>⚠️ {_escape(text)}</i>"
+    text = _("⚠️ marks what our sources do not confirm. Check it with a lawyer or the official "
+             "source.")
+    return f"<i>{_escape(text)}</i>"
 
 
-def _assemble(parts: list[str], sources: list[Source], language: str, footer: list[str]) -> str:
-    """Join the parts, then as many sources as fit under Telegram's limit, then the footer."""
+def render_text(text: str, language: str) -> str:
+    """Content text as Telegram HTML: escaped, with each [?] shown as a warning in place."""
+    _ = gettext_for(language)
+    mark = f"⚠️ <i>{_escape(_('(not confirmed)'))}</i>"
+    return _escape(text).replace(f" {UNCERTAIN_MARK}", f" {mark}").replace(UNCERTAIN_MARK, mark)
+
+
+def plain_text(text: str, language: str) -> str:
+    """Content text for surfaces without HTML (inline descriptions, pins): [?] as a warning."""
+    _ = gettext_for(language)
+    return text.replace(UNCERTAIN_MARK, "⚠️ " + _("(not confirmed)"))
+
+
+def _assemble(parts: list[str], footer: str) -> str:
+    """Join the parts and the footer, cutting the last parts to stay under Telegram's limit."""
     head = "\n\n".join(part for part in parts if part)
-    tail = "\n".join(part for part in footer if part)
-    budget = TELEGRAM_LIMIT - len(head) - len(tail) - 4
-    if budget < 0:  # a body too long for one message: cut it, keep the footer
-        head = head[: TELEGRAM_LIMIT - len(tail) - 8].rsplit("\n", 1)[0]
-        budget = 0
-    block = _sources_block(sources, language, budget) if sources else ""
-    return "\n\n".join(part for part in (head, block, tail) if part)
+    room = TELEGRAM_LIMIT - len(footer) - 2
+    if len(head) > room:
+        head = head[: room - 1].rsplit("\n", 1)[0] + "…"
+        head = _TAG.sub("", head) if head.count("<") != head.count(">") else head
+    return "\n\n".join(part for part in (head, footer) if part)
+
+
+def _has_uncertain(article: Article, language: str) -> bool:
+    return article.uncertain or UNCERTAIN_MARK in article.text(language).body
 
 
 def _related_buttons(kb: KnowledgeBase, article: Article, language: str) -> list[list[ReplyButton]]:
@@ -350,20 +423,80 @@ def _feedback_row(article_id: str) -> list[ReplyButton]:
     ]
 
 
+def _article_parts(article: Article, language: str) -> list[str]:
+    """The direct answer in bold, then the details, then the uncertainty note."""
+    text = article.text(language)
+    lead, _sep, details = text.body.partition("\n\n")
+    parts = [
+        f"<b>{render_text(lead.strip(), language)}</b>",
+        render_text(details.strip(), language),
+    ]
+    if _has_uncertain(article, language):
+        parts.append(_uncertain_line(language))
+    return parts
+
+
+def _sources_button(article: Article, language: str) -> ReplyButton:
+    _ = gettext_for(language)
+    return ReplyButton("📚 " + _("All sources"), callback_data=f"kb:src:{article.id}")
+
+
 def article_reply(kb: KnowledgeBase, article_id: str, language: str) -> Reply | None:
     """The full answer of one article in `language`, or None when there is no such article."""
     article = kb.get(article_id)
     if article is None:
         return None
-    text = article.text(language)
-    parts = [f"<b>{_escape(text.title)}</b>", _escape(text.body)]
-    if article.uncertain:
-        parts.append(_uncertain_line(language))
+    sources = list(article.sources)
     html_text = _assemble(
-        parts, list(article.sources), language, [_checked_line(article.checked, language)]
+        _article_parts(article, language), _footer(sources, article.checked, language)
     )
-    buttons = [*_related_buttons(kb, article, language), _feedback_row(article.id)]
-    return Reply(language, article.id, "article", html_text, buttons, list(article.sources))
+    buttons = [
+        *_related_buttons(kb, article, language),
+        [_sources_button(article, language), *_feedback_row(article.id)],
+    ]
+    return Reply(language, article.id, "article", html_text, buttons, sources)
+
+
+def two_part_reply(kb: KnowledgeBase, first: Article, second: Article, language: str) -> Reply:
+    """A message asking two things: the first article in full, then the second's direct
+    answer with a button to read it all."""
+    second_text = second.text(language)
+    parts = _article_parts(first, language)
+    parts.append(
+        f"<b>{_escape(second_text.title)}</b>\n{render_text(second_text.lead, language)}"
+    )
+    sources = list(dict.fromkeys([*first.sources, *second.sources]))
+    html_text = _assemble(parts, _footer(sources, first.checked, language))
+    buttons = [
+        [ReplyButton(_shorten(second_text.title), callback_data=f"kb:show:{second.id}")],
+        *_related_buttons(kb, first, language)[:1],
+        [_sources_button(first, language), *_feedback_row(first.id)],
+    ]
+    return Reply(language, first.id, "article", html_text, buttons, sources)
+
+
+def clarify_reply(choices: list[Article], language: str) -> Reply:
+    """Two or three topics are about equally close: ask which one, with a button each."""
+    _ = gettext_for(language)
+    html_text = "<b>" + _escape(_("Did you mean one of these?")) + "</b>"
+    buttons = [
+        [ReplyButton(_shorten(article.text(language).title), callback_data=f"kb:show:{article.id}")]
+        for article in choices
+    ]
+    return Reply(language, None, "clarify", html_text, buttons, [])
+
+
+def sources_reply(kb: KnowledgeBase, article_id: str, language: str) -> Reply | None:
+    """The full list of an article's sources, titles in `language`."""
+    article = kb.get(article_id)
+    if article is None:
+        return None
+    _ = gettext_for(language)
+    title = "<b>" + _escape(article.text(language).title) + "</b>"
+    block = sources_list(list(article.sources), language, TELEGRAM_LIMIT - len(title) - 2)
+    footer = _footer([], article.checked, language)
+    html_text = "\n\n".join(part for part in (title, block, footer) if part)
+    return Reply(language, article.id, "sources", html_text, [], list(article.sources))
 
 
 def _split_steps(body: str) -> tuple[str, str]:
@@ -394,15 +527,17 @@ def detention_reply(kb: KnowledgeBase, language: str, result: SearchResult | Non
         return Reply(language, None, "detention", html_text, [report_row], [])
     text = article.text(language)
     steps, rest = _split_steps(text.body)
-    parts = [heading, _escape(steps), prompt]
+    parts = [heading, render_text(steps, language), prompt]
     if rest:
-        parts.append(f"<b>{_escape(text.title)}</b>\n{_escape(rest)}")
-    if article.uncertain:
+        parts.append(f"<b>{_escape(text.title)}</b>\n{render_text(rest, language)}")
+    if _has_uncertain(article, language):
         parts.append(_uncertain_line(language))
-    html_text = _assemble(
-        parts, list(article.sources), language, [_checked_line(article.checked, language)]
-    )
-    buttons = [report_row, *_related_buttons(kb, article, language)]
+    html_text = _assemble(parts, _footer(list(article.sources), article.checked, language))
+    buttons = [
+        report_row,
+        *_related_buttons(kb, article, language),
+        [_sources_button(article, language)],
+    ]
     return Reply(language, article.id, "detention", html_text, buttons, list(article.sources))
 
 
@@ -470,16 +605,15 @@ def mci_reply(kb: KnowledgeBase, count: int, year: int, language: str) -> Reply:
             listed = _("Years in the table: {years}.").format(years=", ".join(map(str, known)))
             parts.append(_escape(listed))
         parts.append(_escape(_("We do not guess the values of other years.")))
-        footer = [_checked_line(table.checked if table else None, language)]
-        html_text = _assemble(parts, [], language, footer)
+        html_text = _assemble(parts, _footer([], table.checked if table else None, language))
         return Reply(language, MCI_ARTICLE_ID, "computed", html_text, buttons, [])
     parts = ["\n".join(_mci_lines(entry, count, language))]
     if entry.note is not None and entry.note.get(language):
         parts.append(_escape(entry.note.get(language)))
     if entry.status == "uncertain":
         parts.append(_uncertain_line(language))
-    footer = [_checked_line(table.checked if table else None, language)]
-    html_text = _assemble(parts, list(entry.sources), language, footer)
+    footer = _footer(list(entry.sources), table.checked if table else None, language)
+    html_text = _assemble(parts, footer)
     buttons.append(_feedback_row(MCI_ARTICLE_ID))
     return Reply(language, MCI_ARTICLE_ID, "computed", html_text, buttons, list(entry.sources))
 
@@ -487,15 +621,24 @@ def mci_reply(kb: KnowledgeBase, count: int, year: int, language: str) -> Reply:
 def no_answer_reply(language: str) -> Reply:
     """ "I have no answer", a hint to rephrase, and the topic menu."""
     _ = gettext_for(language)
-    html_text = "\n".join(
+    html_text = "\n\n".join(
         [
             "<b>" + _escape(_("Sorry, I have no answer to that.")) + "</b>",
+            _escape(
+                _(
+                    "I answer questions about peaceful assemblies in Kazakhstan: how to notify "
+                    "the akimat or apply for approval and the deadlines; where assemblies may be "
+                    "held; fines and arrests; what to do if you or a relative are detained and how "
+                    "to appeal; past cases; where to find a lawyer."
+                )
+            ),
             _escape(_("Try asking in other words, or choose a topic below.")),
         ]
     )
     buttons = [
-        [ReplyButton(_("Ask a question"), callback_data="menu:ask")],
+        [ReplyButton(_("How to notify the akimat"), callback_data=f"kb:show:{NOTIFY_ARTICLE_ID}")],
         [ReplyButton(_("Where to hold an assembly"), callback_data="menu:venues")],
+        [ReplyButton(_("Fines and arrests"), callback_data=f"kb:show:{FINES_ARTICLE_ID}")],
         [ReplyButton(_("If you are detained"), callback_data="menu:rights")],
         [ReplyButton(_("Report a detention"), callback_data="menu:report")],
     ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TextIO
 
 from knowledge.answer import Reply, answer_question, to_plain
-from knowledge.loader import load_knowledge, read_knowledge
+from knowledge.loader import content_warnings, load_knowledge, read_knowledge
 from knowledge.model import KnowledgeBase, KnowledgeError
 
 
@@ -68,9 +69,17 @@ def ask_command(
     return 0
 
 
-def check_command(stdout: TextIO = sys.stdout, path: Path | None = None) -> int:
-    """Validate the content; print every problem (exit 1) or a one-line summary (exit 0)."""
+def check_command(
+    stdout: TextIO = sys.stdout,
+    path: Path | None = None,
+    max_age_days: int = 180,
+    today: date | None = None,
+) -> int:
+    """Validate the content; print every problem (exit 1) or a one-line summary (exit 0).
+    Warnings (stale checks, undated sources) are printed but do not fail the check."""
     kb, problems = read_knowledge(path)
+    for warning in content_warnings(kb, today or date.today(), max_age_days):
+        stdout.write(f"warning: {warning}\n")
     if problems:
         for problem in problems:
             stdout.write(f"{problem}\n")
@@ -79,3 +88,4 @@ def check_command(stdout: TextIO = sys.stdout, path: Path | None = None) -> int:
     years = len(kb.mci.years) if kb.mci is not None else 0
     stdout.write(f"ok: {len(kb.articles)} articles, {len(kb.venues)} venues, {years} MCI years\n")
     return 0
+

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -33,7 +35,14 @@ from knowledge.model import (
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 MCI_FILE_NAME = "mci.yaml"
+SOURCES_FILE_NAME = "sources.yaml"
 MAX_ID_LENGTH = 40
+# Written next to a statement its sources do not confirm; the reply shows it as a warning.
+UNCERTAIN_MARK = "[?]"
+# Each language of an article carries at least this many sample questions for retrieval.
+MIN_QUESTIONS = 3
+# The body's first paragraph is the direct answer a phone shows first.
+MAX_LEAD_LENGTH = 320
 # Kazakhstan's bounding box, generous by a fraction of a degree.
 KZ_LAT = (40.5, 55.5)
 KZ_LON = (46.4, 87.4)
@@ -43,6 +52,8 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SOURCE_DATE_PATTERN = re.compile(r"^(?:\d{4}(?:-\d{2}(?:-\d{2})?)?|n\.d\.)$")
 _CASE_DATE_PATTERN = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
+# Numbers as the three languages write them: "5", "2020", "10 000", "4 325", "1.5".
+_NUMBER = re.compile(r"\d+(?:[ \u00a0\u202f,.]\d{3})*(?:[.,]\d+)?")
 
 
 def load_knowledge(path: Path | None = None) -> KnowledgeBase:
@@ -79,6 +90,7 @@ def _parse_tree(root: Path) -> tuple[KnowledgeBase, list[str]]:
     problems: list[str] = []
     articles: dict[str, Article] = {}
     mci: MciTable | None = None
+    register: dict[str, tuple[Localized | None, Localized | None]] = {}
     if not root.is_dir():
         return KnowledgeBase(articles={}, mci=None, root=root), [f"{root}: no such directory"]
     for file_path in sorted(root.rglob("*.yaml")):
@@ -94,6 +106,9 @@ def _parse_tree(root: Path) -> tuple[KnowledgeBase, list[str]]:
         if file_path.name == MCI_FILE_NAME and file_path.parent == root:
             mci = _parse_mci(data, file_path, where, problems)
             continue
+        if file_path.name == SOURCES_FILE_NAME and file_path.parent == root:
+            register = _parse_register(data, where, problems)
+            continue
         article = _parse_article(data, file_path, where, problems)
         if article is None:
             continue
@@ -103,7 +118,60 @@ def _parse_tree(root: Path) -> tuple[KnowledgeBase, list[str]]:
             problems.append(f"{where}: id {article.id!r} is already used by {other_name}")
             continue
         articles[article.id] = article
-    return KnowledgeBase(articles=articles, mci=mci, root=root), problems
+    if register:
+        articles = {key: _with_register(article, register) for key, article in articles.items()}
+        if mci is not None:
+            mci = replace(
+                mci,
+                years=tuple(
+                    replace(entry, sources=_registered(entry.sources, register))
+                    for entry in mci.years
+                ),
+            )
+    kb = KnowledgeBase(articles=articles, mci=mci, root=root)
+    kb.cache["registered_urls"] = frozenset(register)
+    return kb, problems
+
+
+def _parse_register(
+    data: dict[str, Any], where: str, problems: list[str]
+) -> dict[str, tuple[Localized | None, Localized | None]]:
+    """url -> (titles, publisher) from sources.yaml, the one place sources are translated."""
+    register: dict[str, tuple[Localized | None, Localized | None]] = {}
+    entries = data.get("sources")
+    if not isinstance(entries, list):
+        problems.append(f"{where}: 'sources' must be a list")
+        return register
+    for index, item in enumerate(entries, start=1):
+        url = _text_of(item.get("url")) if isinstance(item, dict) else ""
+        if not url:
+            problems.append(f"{where}: entry #{index} needs a url")
+            continue
+        titles = _localized(item.get("title"))
+        publisher = _localized(item.get("publisher"))
+        for field_name, value in (("title", titles), ("publisher", publisher)):
+            if value is None or not all(value.values()):
+                problems.append(f"{where}: {url}: {field_name} needs kk, ru and en")
+        if url in register:
+            problems.append(f"{where}: {url} is listed twice")
+        register[url] = (titles, publisher)
+    return register
+
+
+def _registered(
+    sources: tuple[Source, ...], register: dict[str, tuple[Localized | None, Localized | None]]
+) -> tuple[Source, ...]:
+    out = []
+    for source in sources:
+        titles, publisher = register.get(source.url, (None, None))
+        out.append(replace(source, titles=titles, publisher=publisher))
+    return tuple(out)
+
+
+def _with_register(
+    article: Article, register: dict[str, tuple[Localized | None, Localized | None]]
+) -> Article:
+    return replace(article, sources=_registered(article.sources, register))
 
 
 def _first_line(error: Exception) -> str:
@@ -185,6 +253,7 @@ def _parse_article(
                 title=_text_of(block.get("title")),
                 body=_text_of(block.get("body")),
                 keywords=_string_list(block.get("keywords")),
+                questions=_string_list(block.get("questions")),
             )
     raw_checked = data.get("checked")
     checked = _parse_date(raw_checked)
@@ -379,7 +448,24 @@ def _article_problems(kb: KnowledgeBase, article: Article) -> list[str]:
             problems.append(f"{lang}.title is empty")
         if not text.body:
             problems.append(f"{lang}.body is empty")
+        elif len(text.lead) > MAX_LEAD_LENGTH:
+            problems.append(
+                f"{lang}: the first paragraph (the direct answer) has {len(text.lead)} characters;"
+                f" keep it under {MAX_LEAD_LENGTH}"
+            )
+        if len(text.questions) < MIN_QUESTIONS:
+            problems.append(f"{lang}.questions needs at least {MIN_QUESTIONS} sample questions")
+        if article.uncertain and UNCERTAIN_MARK not in text.body:
+            problems.append(
+                f"{lang}: an uncertain article marks the uncertain statement with {UNCERTAIN_MARK}"
+            )
+    problems.extend(_cross_language_problems(article))
     problems.extend(_source_problems(article.sources))
+    registered = kb.cache.get("registered_urls")
+    if registered is not None:
+        for source in article.sources:
+            if source.url and source.url not in registered:
+                problems.append(f"source {source.url} is not in {SOURCES_FILE_NAME}")
     for related_id in article.related:
         if related_id == article.id:
             problems.append("related lists the article itself")
@@ -404,11 +490,78 @@ def _source_problems(sources: tuple[Source, ...]) -> list[str]:
             problems.append(f"source #{number} lacks {', '.join(missing)}")
         elif not source.url.startswith(("http://", "https://")):
             problems.append(f"source #{number} url {source.url!r} is not an http(s) address")
+        elif _is_home_page(source.url):
+            problems.append(
+                f"source #{number} {source.url} is a site's home page: cite the document"
+            )
         if source.date and not _SOURCE_DATE_PATTERN.match(source.date):
             problems.append(
                 f"source #{number} date {source.date!r} is not YYYY-MM-DD, YYYY-MM, YYYY or n.d."
             )
     return problems
+
+
+_LANGUAGE_SEGMENTS = {"en", "eng", "ru", "rus", "kk", "kz", "kaz", "amp", "index.html"}
+
+
+def _is_home_page(url: str) -> bool:
+    """A site's front page ("https://adilet.zan.kz/rus", "https://cabar.asia/en") names no
+    document: nothing in it can be checked."""
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s and s.lower() not in _LANGUAGE_SEGMENTS]
+    return not segments and not parts.query
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers a text states, written the same way in every language ("10 000" → "10000")."""
+    found = []
+    for match in _NUMBER.finditer(text):
+        value = re.sub(r"[ \u00a0\u202f]", "", match.group())
+        if re.fullmatch(r"\d{1,3}(,\d{3})+", value):
+            value = value.replace(",", "")
+        found.append(value.replace(",", "."))
+    return sorted(found)
+
+
+def _cross_language_problems(article: Article) -> list[str]:
+    """The three languages of an article state the same numbers (days, years, articles,
+    amounts) and flag the same number of uncertain statements."""
+    if not all(lang in article.texts for lang in LANGUAGES):
+        return []
+    problems = []
+    facts = {
+        lang: numbers_in(f"{article.texts[lang].title}\n{article.texts[lang].body}")
+        for lang in LANGUAGES
+    }
+    marks = {lang: article.texts[lang].body.count(UNCERTAIN_MARK) for lang in LANGUAGES}
+    for lang in ("kk", "ru"):
+        if facts[lang] != facts["en"]:
+            missing = sorted(set(facts["en"]) - set(facts[lang]))
+            extra = sorted(set(facts[lang]) - set(facts["en"]))
+            problems.append(
+                f"{lang} and en state different numbers (only in en: {missing or '-'};"
+                f" only in {lang}: {extra or '-'}; or a number appears a different count)"
+            )
+        if marks[lang] != marks["en"]:
+            problems.append(
+                f"{lang} flags {marks[lang]} uncertain statement(s) with {UNCERTAIN_MARK},"
+                f" en flags {marks['en']}"
+            )
+    return problems
+
+
+def content_warnings(kb: KnowledgeBase, today: date, max_age_days: int) -> list[str]:
+    """What an editor should look at but does not stop the bot: stale checks, undated sources."""
+    warnings = []
+    for article in sorted(kb.articles.values(), key=lambda a: a.id):
+        where = _where(kb, article)
+        if article.checked is not None and (today - article.checked).days > max_age_days:
+            age = (today - article.checked).days
+            warnings.append(f"{where}: checked {article.checked} ({age} days ago); check it again")
+        for source in article.sources:
+            if source.date == "n.d.":
+                warnings.append(f"{where}: source {source.url} has no date")
+    return warnings
 
 
 def _sanction_problems(sanction: SanctionInfo | None) -> list[str]:

@@ -48,15 +48,38 @@ class Text:
     title: str
     body: str
     keywords: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()
+
+    @property
+    def lead(self) -> str:
+        """The direct answer: the body's first paragraph."""
+        return self.body.split("\n\n", 1)[0].strip()
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where a fact comes from; `date` is YYYY-MM-DD, YYYY-MM, YYYY or "n.d."."""
+    """Where a fact comes from; `date` is YYYY-MM-DD, YYYY-MM, YYYY or "n.d.".
+
+    `title` is the article's own (English) wording; `titles` and `publisher` come from the
+    shared register (knowledge/sources.yaml) so replies can name a source in their language.
+    """
 
     url: str
     title: str
     date: str
+    titles: Localized | None = None
+    publisher: Localized | None = None
+
+    def title_in(self, language: str) -> str:
+        """The source's title in `language` when the register has it, else the article's."""
+        return self.titles.get(language) if self.titles is not None else self.title
+
+    def publisher_in(self, language: str) -> str:
+        """The publisher's short name in `language` (the web site's host when unknown)."""
+        if self.publisher is not None:
+            return self.publisher.get(language)
+        host = self.url.split("://", 1)[-1].split("/", 1)[0]
+        return host.removeprefix("www.")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from knowledge.text import (
 CONCEPTS_FILE = Path(__file__).resolve().parent / "concepts.yaml"
 
 # BM25F parameters: field weights, length normalisation, saturation.
-FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "entity": 2.0, "body": 1.0}
+FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "questions": 2.0, "entity": 2.0, "body": 1.0}
 B = 0.75
 K1 = 1.2
 CONCEPT_WEIGHT = 1.0
@@ -56,6 +56,16 @@ GENERIC_TOKEN_WEIGHT = 0.5
 STRONG_TERM_EVIDENCE = 0.5
 RARE_TERM_IDF = 2.5  # about: in at most 1 article in 12
 ENTITY_EVIDENCE = 1.0
+# Sample questions: how close the question is to one an article's editors wrote (0..1, an F1
+# of the weighted words both share) is added to the article's score, scaled to about two strong
+# terms; a close match is also evidence that the question is in scope.
+SAMPLE_WEIGHT = 8.0
+SAMPLE_EVIDENCE = 1.0
+SAMPLE_CLOSE = 0.6
+# "Did you mean…": another article scores at least this share of the best one's score and no
+# sample question sets the best one apart.
+CLARIFY_RATIO = 0.9
+MAX_CHOICES = 3
 
 _YEAR = re.compile(r"^(19[89]\d|20\d\d)$")
 
@@ -109,10 +119,21 @@ class Query:
 
 @dataclass(frozen=True)
 class Hit:
-    """An article and its score for a question."""
+    """An article, its score for a question and its closest sample question's similarity."""
 
     article: Article
     score: float
+    sample: float = 0.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """An editor's sample question: its article and, per content word, the terms it matches
+    (its stem and the concepts it belongs to) with the word's weight."""
+
+    doc: int
+    words: tuple[tuple[frozenset[str], float], ...]
+    total: float
 
 
 @dataclass
@@ -129,6 +150,28 @@ class SearchResult:
     def top(self) -> Article | None:
         """The answering article, or None when the question is out of scope."""
         return self.hits[0].article if self.in_scope and self.hits else None
+
+    def answering_in_context(self) -> Article | None:
+        """The best article for one part of a message already known to be in scope: the part
+        itself needs only to be covered ("…and where in Almaty?")."""
+        if self.hits and self.coverage >= MIN_COVERAGE:
+            return self.hits[0].article
+        return None
+
+    def close_calls(self) -> list[Article]:
+        """The best article and those nearly as good, when nothing sets the best one apart
+        (then the person chooses); empty when the best one is clear."""
+        if not self.in_scope or len(self.hits) < 2 or self.hits[0].sample >= SAMPLE_CLOSE:
+            return []
+        best = self.hits[0]
+        close = [
+            hit.article
+            for hit in self.hits[1:MAX_CHOICES]
+            if hit.score >= CLARIFY_RATIO * best.score
+            and hit.article.id not in best.article.related
+            and best.article.id not in hit.article.related
+        ]
+        return [best.article, *close] if close else []
 
 
 PatternKey = tuple[str, str]  # ("s", stem), ("w", word) or ("p", prefix)
@@ -275,6 +318,9 @@ class SearchIndex:
         self.people: dict[str, set[int]] = defaultdict(set)
         self.proper_names: set[str] = set()
         self._build()
+        self.samples: list[Sample] = []
+        self.samples_with: dict[str, list[int]] = defaultdict(list)
+        self._build_samples()
         self._fuzzy: dict[str, dict[str, set[str]]] = {
             lang: _deletion_index(set(self.vocabulary[lang]) | self.concepts.vocabulary[lang])
             for lang in LANGUAGES
@@ -292,6 +338,7 @@ class SearchIndex:
         fields = {
             "title": text.title if text else "",
             "keywords": " ; ".join(text.keywords) if text else "",
+            "questions": " ; ".join(text.questions) if text else "",
             "body": text.body if text else "",
         }
         entity = []
@@ -342,6 +389,43 @@ class SearchIndex:
             term: math.log(1 + (total - df + 0.5) / (df + 0.5))
             for term, df in document_frequency.items()
         }
+        self.max_idf = max(self.idf.values(), default=1.0)
+
+    def _word_terms(self, value: str, lang: str) -> list[frozenset[str]]:
+        """Per content word of `value`: its stem term and concept terms (for sample matching)."""
+        tokens = tokenize(value)
+        readings = [[_content_reading(token, lang)] for token in tokens]
+        concepts = self.concepts.match(readings)
+        words = []
+        for token, (reading,), found in zip(tokens, readings, concepts, strict=True):
+            if reading.language != "num" and is_stopword(token, lang):
+                continue
+            terms = {_term(reading, reading.stems[0]), *(f"@{concept}" for concept in found)}
+            words.append(frozenset(terms))
+        return words
+
+    def _build_samples(self) -> None:
+        for doc, article in enumerate(self.articles):
+            for lang in LANGUAGES:
+                text = article.texts.get(lang)
+                for question in text.questions if text else ():
+                    words = tuple(
+                        (terms, self._term_weight(terms))
+                        for terms in dict.fromkeys(self._word_terms(question, lang))
+                    )
+                    total = sum(weight for _terms, weight in words)
+                    if not total:
+                        continue
+                    number = len(self.samples)
+                    self.samples.append(Sample(doc, words, total))
+                    for term in set().union(*(terms for terms, _weight in words)):
+                        self.samples_with[term].append(number)
+        self.samples_with = dict(self.samples_with)
+
+    def _term_weight(self, terms: Iterable[str]) -> float:
+        """A word's weight: the idf of its rarest term; a word the content never uses weighs as
+        much as the rarest (an unknown word is what a question is most likely about)."""
+        return max((self.idf.get(term, 0.0) for term in terms), default=0.0) or self.max_idf
 
     def _content_terms(self, value: str, lang: str) -> list[str]:
         tokens = tokenize(value)
@@ -481,6 +565,9 @@ class SearchIndex:
             self._add_best(best, term, self.idf.get(term, 0.0) * CONCEPT_WEIGHT)
             for doc, value in best.items():
                 scores[doc] += value
+        closeness = self._sample_closeness(query)
+        for doc, value in closeness.items():
+            scores[doc] += SAMPLE_WEIGHT * value
         entity_docs = self._entity_boosts(query, scores)
         past = self._asks_about_past(query, entity_docs)
         names_city = any(concept.startswith("city:") for concept in query.concepts)
@@ -491,10 +578,42 @@ class SearchIndex:
             elif kind == "venues" and not names_city:
                 scores[doc] *= VENUES_PRIOR_WITHOUT_CITY
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self.articles[item[0]].id))
-        hits = [Hit(self.articles[doc], score) for doc, score in ranked[:limit] if score > 0]
+        hits = [
+            Hit(self.articles[doc], score, closeness.get(doc, 0.0))
+            for doc, score in ranked[:limit]
+            if score > 0
+        ]
         evidence, coverage = self._scope(query, hits, entity_docs)
         in_scope = bool(hits) and evidence >= MIN_EVIDENCE and coverage >= MIN_COVERAGE
         return SearchResult(query, hits, in_scope, evidence, coverage)
+
+    def _sample_closeness(self, query: Query) -> dict[int, float]:
+        """Per article, the similarity of the question to its closest sample question."""
+        words: dict[frozenset[str], float] = {}
+        for token in query.tokens:
+            if not token.content:
+                continue
+            terms = frozenset([*token.terms, *(f"@{concept}" for concept in token.concepts)])
+            key = terms or frozenset([f"?{token.text}"])
+            words[key] = max(words.get(key, 0.0), self._term_weight(terms) * token.weight)
+        total = sum(words.values())
+        if not total:
+            return {}
+        query_terms = set().union(*words)
+        candidates = {n for term in query_terms for n in self.samples_with.get(term, ())}
+        best: dict[int, float] = {}
+        for number in candidates:
+            sample = self.samples[number]
+            sample_terms = set().union(*(terms for terms, _weight in sample.words))
+            precision = sum(w for terms, w in words.items() if terms & sample_terms) / total
+            recall = (
+                sum(w for terms, w in sample.words if terms & query_terms) / sample.total
+            )
+            if precision and recall:
+                value = 2 * precision * recall / (precision + recall)
+                if value > best.get(sample.doc, 0.0):
+                    best[sample.doc] = value
+        return best
 
     def _add_best(self, best: dict[int, float], term: str, weight: float) -> None:
         """Raise each article's entry in `best` to the term's weighted saturation in it."""
@@ -560,6 +679,8 @@ class SearchIndex:
         evidence = sum(self.concepts.scope.get(concept, 0.0) for concept in query.concepts)
         if top in entity_docs:
             evidence += ENTITY_EVIDENCE
+        if hits[0].sample >= SAMPLE_CLOSE:
+            evidence += SAMPLE_EVIDENCE
         matched = total = 0.0
         for token in query.tokens:
             if not token.content:
@@ -584,6 +705,27 @@ class SearchIndex:
                     evidence += STRONG_TERM_EVIDENCE
         coverage = matched / total if total else 0.0
         return evidence, coverage
+
+
+# Where a message asks a second question: a new sentence, or "and"/"и"/"және" before a
+# question word ("how many days, and where in Almaty?").
+_SENTENCE_BREAK = re.compile(r"(?<=[?!.])\s+|\s*[\n;]\s*")
+_SECOND_QUESTION = re.compile(
+    r"[,\s]+(?:и|а|а также|and|also|plus|және|әрі|тағы)\s+(?=(?:где|куда|когда|сколько|как|"
+    r"какой|какие|что|кто|можно|нужно|where|when|how|what|who|can|do|is|қайда|қашан|қанша|"
+    r"қалай|қандай|кім|не)\b)",
+    re.IGNORECASE,
+)
+MIN_PART_WORDS = 2
+
+
+def question_parts(question: str) -> list[str]:
+    """The separate questions of a message (one part when it asks one thing)."""
+    pieces = []
+    for sentence in _SENTENCE_BREAK.split(question.strip()):
+        pieces.extend(_SECOND_QUESTION.split(sentence))
+    parts = [piece.strip(" ,.;") for piece in pieces if len(tokenize(piece)) >= MIN_PART_WORDS]
+    return parts or [question]
 
 
 def _is_function_word(token: str, language: str, readings: list[Reading]) -> bool:
