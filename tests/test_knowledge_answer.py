@@ -20,6 +20,7 @@ from knowledge.answer import (
     article_reply,
     is_detention_report,
     no_answer_reply,
+    sources_reply,
     to_plain,
 )
 from knowledge.loader import load_knowledge
@@ -88,7 +89,8 @@ def test_mci_year_with_two_values_gives_each_period(kb: KnowledgeBase) -> None:
 
 def test_mci_uncertain_year_says_so(kb: KnowledgeBase) -> None:
     reply = ask(kb, "How much is 30 MCI in 2024?")
-    assert "uncertain" in to_plain(reply)
+    first_line = to_plain(reply).splitlines()[0]
+    assert first_line.startswith("30 MCI in 2024") and "⚠️ (not confirmed)" in first_line
     assert "uncertain" not in to_plain(ask(kb, "How much is 30 MCI in 2026?"))
 
 
@@ -179,18 +181,22 @@ def test_detention_reply_puts_the_first_steps_first(kb: KnowledgeBase) -> None:
 # -- article replies ----------------------------------------------------------------------------
 
 
-def test_article_reply_has_title_body_sources_checked_and_buttons(kb: KnowledgeBase) -> None:
+def test_article_reply_starts_with_the_direct_answer_then_sources_checked_and_buttons(
+    kb: KnowledgeBase,
+) -> None:
     reply = article_reply(kb, "notice-period", "ru")
     assert reply is not None and reply.kind == "article"
-    assert reply.html.startswith("<b>Срок уведомления</b>")
+    assert reply.html.startswith("<b>О пикете или митинге акимат уведомляют")
     text = to_plain(reply)
     assert "за 5 рабочих дней" in text
-    assert "Источники:" in text and "Example law text, notice article" in text
-    assert '<a href="https://example.org/law/notice">' in reply.html
+    # One compact line: the publisher in the reply's language, linked to the document.
+    assert "Источники: Пример закона, " in text
+    assert '<a href="https://example.org/law/notice">Пример закона</a>' in reply.html
     assert "Проверено: " + format_date(date(2026, 1, 15), format="long", locale="ru") in text
     assert callbacks(reply) == [
         "kb:show:march-approval",
         "kb:show:if-detained",
+        "kb:src:notice-period",
         "kb:fb:notice-period:up",
         "kb:fb:notice-period:down",
     ]
@@ -198,18 +204,33 @@ def test_article_reply_has_title_body_sources_checked_and_buttons(kb: KnowledgeB
     assert [s.url for s in reply.sources] == ["https://example.org/law/notice"]
 
 
-def test_uncertain_articles_say_so(kb: KnowledgeBase) -> None:
-    for language, phrase in [("en", "uncertain"), ("ru", "не подтверждена"), ("kk", "расталмаған")]:
+def test_the_sources_button_lists_titles_in_the_readers_language(kb: KnowledgeBase) -> None:
+    for language, title in [
+        ("ru", "Пример закона, статья об уведомлении"),
+        ("kk", "Мысал заң, хабарлама туралы бап"),
+        ("en", "Example law text, notice article"),
+    ]:
+        reply = sources_reply(kb, "notice-period", language)
+        assert reply is not None and title in to_plain(reply)
+    assert sources_reply(kb, "no-such-article", "ru") is None
+
+
+def test_uncertain_statements_are_flagged_where_they_stand(kb: KnowledgeBase) -> None:
+    for language, flag in [
+        ("en", "before ⚠️ (not confirmed)"),
+        ("ru", "дней ⚠️ (не подтверждено)"),
+        ("kk", "бұрын беріледі ⚠️ (расталмаған)"),
+    ]:
         reply = article_reply(kb, "march-approval", language)
-        assert reply is not None and phrase in to_plain(reply)
+        assert reply is not None and flag in to_plain(reply)
     notice = article_reply(kb, "notice-period", "en")
-    assert notice is not None and "uncertain" not in to_plain(notice)
+    assert notice is not None and "⚠️" not in to_plain(notice)
 
 
 def test_reply_language_can_differ_from_the_question(kb: KnowledgeBase) -> None:
     reply = ask(kb, "Где в Караганде можно провести митинг?", "en")
     assert reply.language == "en" and reply.topic == "venues-karaganda"
-    assert to_plain(reply).startswith("Where to hold an assembly in Karaganda")
+    assert to_plain(reply).startswith("Test square, up to 300 people ⚠️ (not confirmed)")
 
 
 def test_unknown_article_id_gives_none(kb: KnowledgeBase) -> None:
@@ -234,21 +255,33 @@ def test_long_articles_stay_under_the_telegram_limit(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES, content)
     path = content / "rules" / "notice-period.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["en"]["body"] = "Notify the akimat in time. " * 100
-    data["sources"] = [
-        {
-            "url": f"https://example.org/source/{n}",
-            "title": f"Source number {n} " * 3,
-            "date": "2020",
-        }
+    data["en"]["body"] = "Notify the akimat 5 working days before.\n\n" + "In time. " * 600
+    sources = [
+        {"url": f"https://example.org/source/{n}", "title": f"Source {n} " * 3, "date": "2020"}
         for n in range(60)
     ]
+    data["sources"] = sources
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    reply = article_reply(load_knowledge(content), "notice-period", "en")
+    register_path = content / "sources.yaml"
+    register = yaml.safe_load(register_path.read_text(encoding="utf-8"))
+    register["sources"] += [
+        {
+            "url": source["url"],
+            "publisher": {lang: f"Publisher {n}" for lang in ("kk", "ru", "en")},
+            "title": {lang: source["title"] for lang in ("kk", "ru", "en")},
+        }
+        for n, source in enumerate(sources)
+    ]
+    register_path.write_text(yaml.safe_dump(register, allow_unicode=True), encoding="utf-8")
+    kb = load_knowledge(content)
+    reply = article_reply(kb, "notice-period", "en")
     assert reply is not None
     assert len(reply.html) <= TELEGRAM_LIMIT
-    assert re.search(r"…and \d+ more sources", reply.html)
+    assert "and 57 more" in reply.html  # three publishers named, the rest counted
     assert "Checked on" in reply.html  # the footer survives
+    listing = sources_reply(kb, "notice-period", "en")
+    assert listing is not None and len(listing.html) <= TELEGRAM_LIMIT
+    assert re.search(r"…and \d+ more sources", listing.html)
 
 
 # -- no answer ----------------------------------------------------------------------------------
@@ -256,23 +289,28 @@ def test_long_articles_stay_under_the_telegram_limit(tmp_path: Path) -> None:
 
 MENU_LABELS = {
     "ru": [
-        "Задать вопрос",
         "Где проводить собрание",
+        "Штрафы и аресты",
         "Если вас задержали",
         "Сообщить о задержании",
     ],
     "en": [
-        "Ask a question",
         "Where to hold an assembly",
+        "Fines and arrests",
         "If you are detained",
         "Report a detention",
     ],
     "kk": [
-        "Сұрақ қою",
         "Жиналысты қай жерде өткізуге болады",
+        "Айыппұл мен қамақ",
         "Ұстаса не істеу керек",
         "Ұстау туралы хабарлау",
     ],
+}
+TOPICS_LINE = {
+    "ru": "Я отвечаю на вопросы о мирных собраниях",
+    "en": "I answer questions about peaceful assemblies",
+    "kk": "Мен Қазақстандағы бейбіт жиналыстар туралы сұрақтарға жауап беремін",
 }
 
 
@@ -289,9 +327,10 @@ def test_out_of_scope_gets_no_answer_and_the_topic_menu(
 ) -> None:
     reply = ask(kb, question)
     assert (reply.kind, reply.topic, reply.language) == ("no_answer", None, language)
-    assert callbacks(reply) == ["menu:ask", "menu:venues", "menu:rights", "menu:report"]
+    # The fixture base has koap-488 but no notification-procedure: no button to a missing article.
+    assert callbacks(reply) == ["menu:venues", "kb:show:koap-488", "menu:rights", "menu:report"]
     assert [button.label for row in reply.buttons for button in row] == MENU_LABELS[language]
-    assert len(to_plain(reply).strip().splitlines()) == 2
+    assert TOPICS_LINE[language] in to_plain(reply)
 
 
 # -- HTML safety --------------------------------------------------------------------------------
@@ -306,9 +345,12 @@ def test_content_is_escaped(kb: KnowledgeBase, language: str) -> None:
     assert only_allowed_tags(reply.html)
     text = to_plain(reply)
     assert "<script>alert(1)</script>" in text and "5 < 10 & '" in text
-    assert 'Sources <with> "quotes" & ampersands' in text
+    assert '<Example> & "Co"' in text or '<Мысал> & "Ко"' in text or '<Пример> & "Ко"' in text
     url = 'https://example.org/search?q=a&b="c"'
     assert 'href="' + html.escape(url) + '"' in reply.html
+    listing = sources_reply(kb, "markup-sample", "en")
+    assert listing is not None and only_allowed_tags(listing.html)
+    assert 'Sources <with> "quotes" & ampersands' in to_plain(listing)
 
 
 def test_replies_parse_as_telegram_html(kb: KnowledgeBase) -> None:

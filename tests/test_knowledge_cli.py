@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,8 @@ def test_ask_prints_the_reply_without_html(kb: KnowledgeBase) -> None:
     out = io.StringIO()
     assert ask_command("Где в Караганде провести митинг?", None, False, stdout=out, kb=kb) == 0
     text = out.getvalue()
-    assert text.startswith("Где проводить собрания в Караганде\n")
-    assert "<b>" not in text and "Тестовая площадь" in text
+    assert text.startswith("Тестовая площадь, до 300 человек ⚠️ (не подтверждено).\n")
+    assert "<b>" not in text and "<i>" not in text
     assert "[Срок уведомления]" in text and "[👍]" in text
 
 
@@ -41,7 +42,7 @@ def test_ask_json_reports_topic_language_buttons_and_sources(kb: KnowledgeBase) 
     assert record["question"] == "How long before a picket must I notify?"
     assert record["reply_language"] == "en"
     assert record["topic"] == "notice-period"
-    assert record["text"].startswith("Notice period")
+    assert record["text"].startswith("Notify the akimat of a picket or rally at least 5 working")
     assert record["buttons"][:2] == ["Approval of a march", "What to do if detained"]
     assert record["sources"] == ["https://example.org/law/notice"]
 
@@ -69,13 +70,24 @@ def test_ask_json_from_stdin_gives_one_object_per_line(kb: KnowledgeBase) -> Non
     ask_command("-", None, True, stdin=stdin, stdout=out, kb=kb)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["topic"] for r in records] == [None, "mci"]
-    assert records[0]["buttons"][0] == "Задать вопрос"
+    assert records[0]["buttons"][0] == "Где проводить собрание"
 
 
-def test_check_reports_ok_with_counts() -> None:
+def test_check_reports_ok_with_counts_and_warns_about_undated_sources() -> None:
     out = io.StringIO()
-    assert check_command(out, FIXTURES) == 0
-    assert out.getvalue() == "ok: 7 articles, 2 venues, 3 MCI years\n"
+    assert check_command(out, FIXTURES, today=date(2026, 2, 1)) == 0
+    assert out.getvalue() == (
+        "warning: rules/march-approval.yaml: source https://example.org/law/approval has no date\n"
+        "ok: 7 articles, 2 venues, 3 MCI years\n"
+    )
+
+
+def test_check_warns_about_articles_checked_long_ago() -> None:
+    out = io.StringIO()
+    assert check_command(out, FIXTURES, max_age_days=90, today=date(2026, 11, 28)) == 0
+    stale = [line for line in out.getvalue().splitlines() if "check it again" in line]
+    assert len(stale) == 7  # every fixture article was checked on 2026-01-15
+    assert "warning: rules/notice-period.yaml: checked 2026-01-15 (317 days ago)" in out.getvalue()
 
 
 def test_check_lists_problems_and_fails(tmp_path: Path) -> None:
@@ -97,4 +109,4 @@ def test_check_lists_problems_and_fails(tmp_path: Path) -> None:
 def test_check_passes_on_the_real_content() -> None:
     out = io.StringIO()
     assert check_command(out) == 0, out.getvalue()
-    assert out.getvalue().startswith("ok: ")
+    assert out.getvalue().splitlines()[-1].startswith("ok: ")

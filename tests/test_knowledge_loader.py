@@ -219,3 +219,67 @@ def test_yaml_syntax_errors_are_reported(content: Path) -> None:
 def test_general_sanctions_topics_need_no_article_number(content: Path) -> None:
     edit(content / "sanctions" / "koap-488.yaml", lambda d: d.update(code=None, article=None))
     assert problems_of(content) == []
+
+
+# -- rules that keep the content no stronger than its sources ----------------------------------
+
+
+def test_the_three_languages_must_state_the_same_numbers(content: Path) -> None:
+    path = content / "rules" / "notice-period.yaml"
+    edit(path, lambda d: d["ru"].update(body=d["ru"]["body"].replace("5", "3")))
+    found = problems_of(content)
+    assert any("ru and en state different numbers" in p and "'5'" in p for p in found), found
+    assert not any(p.startswith("rules/notice-period.yaml: kk and en") for p in found)
+
+
+def test_a_number_written_with_a_thousands_separator_is_the_same_number() -> None:
+    from knowledge.loader import numbers_in
+
+    assert numbers_in("129 750 тенге, 2026") == numbers_in("129,750 tenge, 2026")
+    assert numbers_in("ст. 488 ч. 6") == numbers_in("Art. 488 p. 6") == ["488", "6"]
+
+
+def test_an_uncertain_article_flags_its_uncertain_statement_in_every_language(
+    content: Path,
+) -> None:
+    path = content / "rules" / "march-approval.yaml"
+    edit(path, lambda d: d["kk"].update(body=d["kk"]["body"].replace("[?]", "")))
+    found = problems_of(content)
+    assert any("march-approval.yaml: kk: an uncertain article marks" in p for p in found)
+    assert any("kk flags 0 uncertain statement(s)" in p for p in found)
+
+
+def test_a_sites_home_page_is_not_a_source(content: Path) -> None:
+    for url in ("https://adilet.zan.kz/rus", "https://cabar.asia/en/", "https://example.org"):
+        path = content / "rules" / "notice-period.yaml"
+        edit(path, lambda d, url=url: d["sources"][0].update(url=url))
+        assert any(
+            "notice-period.yaml: source #1" in p and "home page" in p
+            for p in problems_of(content)
+        ), url
+    assert not any("home page" in p for p in problems_of(FIXTURES))
+
+
+def test_every_source_is_in_the_register_with_three_languages(content: Path) -> None:
+    register = content / "sources.yaml"
+    edit(register, lambda d: d["sources"].pop(0))  # https://example.org/code/488
+    edit(register, lambda d: d["sources"][0]["title"].pop("kk"))
+    found = problems_of(content)
+    assert any("koap-488.yaml: source https://example.org/code/488 is not in" in p for p in found)
+    assert any("sources.yaml" in p and "title needs kk, ru and en" in p for p in found)
+
+
+def test_the_register_gives_titles_and_publishers_in_each_language() -> None:
+    kb = load_knowledge(FIXTURES)
+    [source] = kb.articles["notice-period"].sources
+    assert source.title_in("kk") == "Мысал заң, хабарлама туралы бап"
+    assert source.publisher_in("ru") == "Пример закона"
+
+
+def test_each_language_needs_sample_questions_and_a_short_direct_answer(content: Path) -> None:
+    path = content / "rules" / "notice-period.yaml"
+    edit(path, lambda d: d["en"].update(questions=["one", "two"]))
+    edit(path, lambda d: d["ru"].update(body="Длинно. " * 60 + "5"))
+    found = problems_of(content)
+    assert any("notice-period.yaml: en.questions needs at least 3" in p for p in found)
+    assert any("notice-period.yaml: ru: the first paragraph" in p for p in found)

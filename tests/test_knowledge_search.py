@@ -8,7 +8,7 @@ import pytest
 
 from knowledge.loader import load_knowledge
 from knowledge.model import KnowledgeBase
-from knowledge.search import index_for, search
+from knowledge.search import Hit, SearchResult, index_for, question_parts, search
 
 FIXTURES = Path(__file__).parent / "fixtures" / "knowledge"
 
@@ -136,3 +136,48 @@ def test_results_are_ranked_and_limited(kb: KnowledgeBase) -> None:
     assert len(result.hits) <= 3
     scores = [hit.score for hit in result.hits]
     assert scores == sorted(scores, reverse=True)
+
+
+# -- sample questions, "Did you mean…", two questions in one -----------------------------------
+
+
+def test_a_question_close_to_an_editors_sample_finds_its_article(kb: KnowledgeBase) -> None:
+    # "марш согласование" is a sample of march-approval; a paraphrase of it lands there, and the
+    # closeness is reported with the hit.
+    result = search(kb, "марш согласование нужно?")
+    assert result.top is not None and result.top.id == "march-approval"
+    assert result.hits[0].sample >= 0.6
+
+
+def test_samples_match_across_languages_through_concepts(kb: KnowledgeBase) -> None:
+    # No English sample says "picket notice"; the Kazakh and Russian ones share its concepts.
+    assert top_id(kb, "picket notification deadline") == "notice-period"
+
+
+def _result(kb: KnowledgeBase, scores: list[tuple[str, float, float]]) -> SearchResult:
+    hits = [Hit(kb.articles[key], score, sample) for key, score, sample in scores]
+    query = index_for(kb).analyze("x")
+    return SearchResult(query, hits, in_scope=True, evidence=2.0, coverage=1.0)
+
+
+def test_did_you_mean_when_two_unrelated_articles_are_about_as_close(kb: KnowledgeBase) -> None:
+    close = _result(kb, [("koap-488", 10.0, 0.3), ("markup-sample", 9.5, 0.2)])
+    assert [a.id for a in close.close_calls()] == ["koap-488", "markup-sample"]
+    # A clear winner, a close sample question, or related articles: no question back.
+    assert not _result(kb, [("koap-488", 10.0, 0.3), ("case-sample-2019", 6.0, 0.2)]).close_calls()
+    assert not _result(kb, [("koap-488", 10.0, 0.8), ("case-sample-2019", 9.9, 0.2)]).close_calls()
+    related = _result(kb, [("notice-period", 10.0, 0.3), ("march-approval", 9.9, 0.3)])
+    assert not related.close_calls()
+
+
+@pytest.mark.parametrize(
+    ("message", "parts"),
+    [
+        ("How many days, and where in Almaty?", ["How many days", "where in Almaty?"]),
+        ("Сколько штраф? Можно ли обжаловать?", ["Сколько штраф?", "Можно ли обжаловать?"]),
+        ("қанша күн бұрын және қайда өткіземіз", ["қанша күн бұрын", "қайда өткіземіз"]),
+        ("штраф за пикет и арест", ["штраф за пикет и арест"]),
+    ],
+)
+def test_a_message_is_split_into_its_questions(message: str, parts: list[str]) -> None:
+    assert question_parts(message) == parts
