@@ -16,7 +16,14 @@ from babel.numbers import format_decimal
 from bot.i18n import gettext_for, ngettext_for
 from knowledge.loader import UNCERTAIN_MARK
 from knowledge.model import Article, KnowledgeBase, MciYear, Source
-from knowledge.search import Query, QueryToken, SearchResult, index_for, question_parts
+from knowledge.search import (
+    Query,
+    QueryToken,
+    SearchIndex,
+    SearchResult,
+    index_for,
+    question_parts,
+)
 from knowledge.text import fold_kazakh
 
 TELEGRAM_LIMIT = 4096
@@ -25,6 +32,7 @@ BUTTON_LABEL_LIMIT = 40
 DETENTION_ARTICLE_ID = "if-detained"
 MCI_ARTICLE_ID = "mci"
 MAX_SOURCES_IN_LINE = 3
+MAX_PARTS = 3
 NOTIFY_ARTICLE_ID = "notification-procedure"
 FINES_ARTICLE_ID = "koap-488"
 # The part of the detention article shown first: its opening paragraphs up to the first list.
@@ -64,23 +72,34 @@ def to_plain(reply: Reply) -> str:
 def answer_question(
     kb: KnowledgeBase, question: str, language: str | None = None, *, today: date | None = None
 ) -> Reply:
-    """Answer a free-text question; `language` None means: reply in the question's language."""
+    """Answer a free-text question; `language` None means: reply in the question's language.
+
+    A message that asks two things gets both: the main answer (the detention alarm, a computed
+    MCI sum or an article) and the direct answer of the article the other part asks about."""
     index = index_for(kb)
     result = index.search(question)
     reply_language = language or result.query.language
     today = today or date.today()
+    parts = _part_answers(index, question, result)
     if is_detention_report(result.query):
-        return detention_reply(kb, reply_language, result)
+        asked = [result.top, *(article for _query, article in parts)]
+        also = next(
+            (a for a in asked if a is not None and a.kind in ("rights", "help")
+             and a.id != DETENTION_ARTICLE_ID),
+            None,
+        )  # fmt: skip
+        return detention_reply(kb, reply_language, result, also=also)
     mci_request = parse_mci_request(result.query, today)
     if mci_request is not None and kb.mci is not None:
         count, year = mci_request
-        return mci_reply(kb, count, year, reply_language)
-    parts = question_parts(question)
-    if len(parts) >= 2 and result.in_scope:
-        # The message as a whole shows it is about assemblies; each part needs its own article.
-        tops = [index.search(part).answering_in_context() for part in parts[:2]]
-        if tops[0] is not None and tops[1] is not None and tops[0].id != tops[1].id:
-            return two_part_reply(kb, tops[0], tops[1], reply_language)
+        also = next(
+            (a for query, a in parts if "mci" not in query.concepts and a.id != MCI_ARTICLE_ID),
+            None,
+        )
+        return mci_reply(kb, count, year, reply_language, also=also)
+    distinct = list({article.id: article for _query, article in parts}.values())
+    if len(distinct) >= 2:
+        return two_part_reply(kb, distinct[0], distinct[1], reply_language)
     if result.top is not None:
         choices = result.close_calls()
         if choices:
@@ -88,7 +107,24 @@ def answer_question(
         reply = article_reply(kb, result.top.id, reply_language)
         if reply is not None:
             return reply
-    return no_answer_reply(reply_language)
+    return no_answer_reply(reply_language, kb)
+
+
+def _part_answers(
+    index: SearchIndex, question: str, result: SearchResult
+) -> list[tuple[Query, Article]]:
+    """For a message that asks several things, each part's query and the article answering it
+    (the message as a whole must be about assemblies; each part needs only its own article)."""
+    pieces = question_parts(question)
+    if len(pieces) < 2 or not (result.in_scope or is_detention_report(result.query)):
+        return []
+    answers = []
+    for piece in pieces[:MAX_PARTS]:
+        part = index.search(piece, language=result.query.language)
+        article = part.answering_in_context()
+        if article is not None:
+            answers.append((part.query, article))
+    return answers
 
 
 # -- intents ------------------------------------------------------------------------------------
@@ -128,7 +164,9 @@ _QUESTION_WORDS = {
 # Finite-verb endings of a detention word (not the noun "задержание"/"detention"/"ұстау").
 _RU_VERB_ENDINGS = ("ли", "ла", "л", "ют", "ет", "ят", "ит", "ат", "ан", "ана", "аны", "ано",
                     "ен", "ена", "ены", "ся", "сь")  # fmt: skip
-_EN_EVENT_FORMS = re.compile(r"(ed|ing)$|^(taken|took|held|caught|got)$")
+_EN_EVENT_FORMS = re.compile(r"(ed|ing)$|^(taken|took|held|caught|got|put|thrown|threw|shoved)$")
+# "put in a police van": the verb may stand a few words before the detention phrase.
+EN_VERB_WINDOW = 3
 _KK_PAST_ENDINGS = ("ди", "ти", "дим", "тим", "дик", "тик", "диниз", "тиниз", "жатир")
 _KK_AUXILIARIES = {"алди", "кетти", "акетти", "жатир", "жатирмиз", "отир", "алип"}
 _KK_CONDITIONAL = ("са", "се", "саниз", "сениз", "сам", "сем")
@@ -163,8 +201,10 @@ def _event_at(token: QueryToken, surfaces: list[str], position: int, language: s
         ru_word = _surface(token, "ru")
         if ru_word.endswith(_RU_VERB_ENDINGS) and not ru_word.endswith(("ние", "ния")):
             return "event"
-    if language == "en" and _EN_EVENT_FORMS.search(token.text):
-        return "event"
+    if language == "en":
+        window = surfaces[max(0, position - EN_VERB_WINDOW) : position + 1]
+        if any(_EN_EVENT_FORMS.search(word) for word in window):
+            return "event"
     return ""
 
 
@@ -376,11 +416,15 @@ def _uncertain_line(language: str) -> str:
     return f"<i>{_escape(text)}</i>"
 
 
+def uncertain_mark(language: str) -> str:
+    """The warning shown right after a statement its sources do not confirm."""
+    _ = gettext_for(language)
+    return f"⚠️ <i>{_escape(_('(not confirmed)'))}</i>"
+
+
 def render_text(text: str, language: str) -> str:
     """Content text as Telegram HTML: escaped, with each [?] shown as a warning in place."""
-    _ = gettext_for(language)
-    mark = f"⚠️ <i>{_escape(_('(not confirmed)'))}</i>"
-    return _escape(text).replace(f" {UNCERTAIN_MARK}", f" {mark}").replace(UNCERTAIN_MARK, mark)
+    return _escape(text).replace(UNCERTAIN_MARK, uncertain_mark(language))
 
 
 def plain_text(text: str, language: str) -> str:
@@ -457,18 +501,25 @@ def article_reply(kb: KnowledgeBase, article_id: str, language: str) -> Reply | 
     return Reply(language, article.id, "article", html_text, buttons, sources)
 
 
+def _also_section(article: Article, language: str) -> str:
+    """Another article's direct answer, under its title, for the other part of a message."""
+    text = article.text(language)
+    return f"<b>{_escape(text.title)}</b>\n{render_text(text.lead, language)}"
+
+
+def _also_button(article: Article, language: str) -> list[ReplyButton]:
+    label = _shorten(article.text(language).title)
+    return [ReplyButton(label, callback_data=f"kb:show:{article.id}")]
+
+
 def two_part_reply(kb: KnowledgeBase, first: Article, second: Article, language: str) -> Reply:
     """A message asking two things: the first article in full, then the second's direct
     answer with a button to read it all."""
-    second_text = second.text(language)
-    parts = _article_parts(first, language)
-    parts.append(
-        f"<b>{_escape(second_text.title)}</b>\n{render_text(second_text.lead, language)}"
-    )
+    parts = [*_article_parts(first, language), _also_section(second, language)]
     sources = list(dict.fromkeys([*first.sources, *second.sources]))
     html_text = _assemble(parts, _footer(sources, first.checked, language))
     buttons = [
-        [ReplyButton(_shorten(second_text.title), callback_data=f"kb:show:{second.id}")],
+        _also_button(second, language),
         *_related_buttons(kb, first, language)[:1],
         [_sources_button(first, language), *_feedback_row(first.id)],
     ]
@@ -493,8 +544,9 @@ def sources_reply(kb: KnowledgeBase, article_id: str, language: str) -> Reply | 
         return None
     _ = gettext_for(language)
     title = "<b>" + _escape(article.text(language).title) + "</b>"
-    block = sources_list(list(article.sources), language, TELEGRAM_LIMIT - len(title) - 2)
     footer = _footer([], article.checked, language)
+    budget = TELEGRAM_LIMIT - len(title) - len(footer) - 4
+    block = sources_list(list(article.sources), language, budget)
     html_text = "\n\n".join(part for part in (title, block, footer) if part)
     return Reply(language, article.id, "sources", html_text, [], list(article.sources))
 
@@ -513,7 +565,12 @@ def _split_steps(body: str) -> tuple[str, str]:
     return "\n\n".join(steps), "\n\n".join(rest)
 
 
-def detention_reply(kb: KnowledgeBase, language: str, result: SearchResult | None = None) -> Reply:
+def detention_reply(
+    kb: KnowledgeBase,
+    language: str,
+    result: SearchResult | None = None,
+    also: Article | None = None,
+) -> Reply:
     """The alarm answer: first steps at once, the report button first, then the rest."""
     _ = gettext_for(language)
     article = kb.get(DETENTION_ARTICLE_ID)
@@ -528,6 +585,8 @@ def detention_reply(kb: KnowledgeBase, language: str, result: SearchResult | Non
     text = article.text(language)
     steps, rest = _split_steps(text.body)
     parts = [heading, render_text(steps, language), prompt]
+    if also is not None:
+        parts.append(_also_section(also, language))
     if rest:
         parts.append(f"<b>{_escape(text.title)}</b>\n{render_text(rest, language)}")
     if _has_uncertain(article, language):
@@ -535,6 +594,7 @@ def detention_reply(kb: KnowledgeBase, language: str, result: SearchResult | Non
     html_text = _assemble(parts, _footer(list(article.sources), article.checked, language))
     buttons = [
         report_row,
+        *([_also_button(also, language)] if also is not None else []),
         *_related_buttons(kb, article, language),
         [_sources_button(article, language)],
     ]
@@ -587,7 +647,9 @@ def _mci_lines(entry: MciYear, count: int, language: str) -> list[str]:
     return lines
 
 
-def mci_reply(kb: KnowledgeBase, count: int, year: int, language: str) -> Reply:
+def mci_reply(
+    kb: KnowledgeBase, count: int, year: int, language: str, also: Article | None = None
+) -> Reply:
     """A computed answer: `count` MCI in tenge in `year` (each period when a year has several)."""
     _ = gettext_for(language)
     table = kb.mci
@@ -607,9 +669,15 @@ def mci_reply(kb: KnowledgeBase, count: int, year: int, language: str) -> Reply:
         parts.append(_escape(_("We do not guess the values of other years.")))
         html_text = _assemble(parts, _footer([], table.checked if table else None, language))
         return Reply(language, MCI_ARTICLE_ID, "computed", html_text, buttons, [])
-    parts = ["\n".join(_mci_lines(entry, count, language))]
+    lines = _mci_lines(entry, count, language)
+    if entry.status == "uncertain":
+        lines[0] += " " + uncertain_mark(language)
+    parts = ["\n".join(lines)]
     if entry.note is not None and entry.note.get(language):
         parts.append(_escape(entry.note.get(language)))
+    if also is not None:
+        parts.append(_also_section(also, language))
+        buttons.insert(0, _also_button(also, language))
     if entry.status == "uncertain":
         parts.append(_uncertain_line(language))
     footer = _footer(list(entry.sources), table.checked if table else None, language)
@@ -618,7 +686,7 @@ def mci_reply(kb: KnowledgeBase, count: int, year: int, language: str) -> Reply:
     return Reply(language, MCI_ARTICLE_ID, "computed", html_text, buttons, list(entry.sources))
 
 
-def no_answer_reply(language: str) -> Reply:
+def no_answer_reply(language: str, kb: KnowledgeBase | None = None) -> Reply:
     """ "I have no answer", a hint to rephrase, and the topic menu."""
     _ = gettext_for(language)
     html_text = "\n\n".join(
@@ -635,11 +703,16 @@ def no_answer_reply(language: str) -> Reply:
             _escape(_("Try asking in other words, or choose a topic below.")),
         ]
     )
+    topics = [
+        (_("How to notify the akimat"), NOTIFY_ARTICLE_ID),
+        (_("Where to hold an assembly"), "menu:venues"),
+        (_("Fines and arrests"), FINES_ARTICLE_ID),
+        (_("If you are detained"), "menu:rights"),
+        (_("Report a detention"), "menu:report"),
+    ]
     buttons = [
-        [ReplyButton(_("How to notify the akimat"), callback_data=f"kb:show:{NOTIFY_ARTICLE_ID}")],
-        [ReplyButton(_("Where to hold an assembly"), callback_data="menu:venues")],
-        [ReplyButton(_("Fines and arrests"), callback_data=f"kb:show:{FINES_ARTICLE_ID}")],
-        [ReplyButton(_("If you are detained"), callback_data="menu:rights")],
-        [ReplyButton(_("Report a detention"), callback_data="menu:report")],
+        [ReplyButton(label, callback_data=target if ":" in target else f"kb:show:{target}")]
+        for label, target in topics
+        if ":" in target or (kb is not None and kb.get(target) is not None)
     ]
     return Reply(language, None, "no_answer", html_text, buttons, [])

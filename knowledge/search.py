@@ -711,9 +711,10 @@ class SearchIndex:
 # question word ("how many days, and where in Almaty?").
 _SENTENCE_BREAK = re.compile(r"(?<=[?!.])\s+|\s*[\n;]\s*")
 _SECOND_QUESTION = re.compile(
-    r"[,\s]+(?:и|а|а также|and|also|plus|және|әрі|тағы)\s+(?=(?:где|куда|когда|сколько|как|"
-    r"какой|какие|что|кто|можно|нужно|where|when|how|what|who|can|do|is|қайда|қашан|қанша|"
-    r"қалай|қандай|кім|не)\b)",
+    r"[,\s]+(?:и|а|а также|and|also|plus|және|әрі|тағы)\s+(?=(?:(?:за|в|на|до|о|об|с|через|"
+    r"for|in|at|by|within|to)\s+)?(?:где|куда|когда|сколько|как|какой|какие|что|кто|можно|"
+    r"нужно|ли|where|when|how|what|who|which|can|do|is|қайда|қашан|қанша|қалай|қандай|кім|не)"
+    r"\b)",
     re.IGNORECASE,
 )
 MIN_PART_WORDS = 2
