@@ -286,6 +286,7 @@ def report(sets: list[SetResult], today: date, setup: str) -> str:
         *(result.quality_row() for result in sets),
         "",
     ]
+    lines += calibration_lines(sets)
     engine_all = [v for result in sets for v in result.engine.latencies_ms]
     baseline_all = [v for result in sets for v in result.baseline.latencies_ms]
     p50, p99 = percentile(engine_all, 0.5), percentile(engine_all, 0.99)
@@ -297,6 +298,33 @@ def report(sets: list[SetResult], today: date, setup: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+CONFIDENCE_BANDS = ((0.0, 0.6), (0.6, 0.9), (0.9, 1.01))
+
+
+def calibration_lines(sets: list[SetResult]) -> list[str]:
+    """Accuracy of the engine's article answers by its confidence, over every set: a calibrated
+    confidence is right more often the higher it is."""
+    answered = [
+        (reply.confidence, case_failure(case, reply) is None)
+        for result in sets
+        for case, reply in result.engine.replies
+        if reply.confidence is not None
+    ]
+    lines = [
+        "Confidence of article answers (knowledge/search.py `SearchResult.confidence`) against "
+        "how often they were right, all sets together; below 0.6 the engine asks \"Did you "
+        "mean…\" when another article is nearly as close, otherwise it answers.",
+        "",
+        "| Confidence | Answers | Right |",
+        "|---|---|---|",
+    ]
+    for low, high in CONFIDENCE_BANDS:
+        band = [right for confidence, right in answered if low <= confidence < high]
+        share = sum(band) / len(band) if band else 0.0
+        lines.append(f"| {low:.1f}–{min(high, 1.0):.1f} | {len(band)} | {share:.0%} |")
+    return [*lines, ""]
 
 
 def write_section(section: str, path: Path = BENCHMARKS_FILE) -> None:

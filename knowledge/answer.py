@@ -62,6 +62,7 @@ class Reply:
     html: str
     buttons: list[list[ReplyButton]] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
+    confidence: float | None = None  # for an article found by search: SearchResult.confidence
 
 
 def to_plain(reply: Reply) -> str:
@@ -106,6 +107,7 @@ def answer_question(
             return clarify_reply(choices, reply_language)
         reply = article_reply(kb, result.top.id, reply_language)
         if reply is not None:
+            reply.confidence = result.confidence
             return reply
     return no_answer_reply(reply_language, kb)
 

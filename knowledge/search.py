@@ -62,8 +62,12 @@ ENTITY_EVIDENCE = 1.0
 SAMPLE_WEIGHT = 8.0
 SAMPLE_EVIDENCE = 1.0
 SAMPLE_CLOSE = 0.6
-# "Did you mean…": another article scores at least this share of the best one's score and no
-# sample question sets the best one apart.
+# Confidence (0–1) that the best article answers the question: its closest sample question's
+# similarity, or its lead over the runner-up (a lead of 10% of the score counts as much as a
+# close sample). Below CLARIFY_BELOW, articles within CLARIFY_RATIO of the best one are offered
+# as "Did you mean…" instead of a guess. bench.retrieval prints accuracy by confidence band.
+MARGIN_SCALE = 6.0
+CLARIFY_BELOW = SAMPLE_CLOSE
 CLARIFY_RATIO = 0.9
 MAX_CHOICES = 3
 
@@ -158,10 +162,19 @@ class SearchResult:
             return self.hits[0].article
         return None
 
+    @property
+    def confidence(self) -> float:
+        """How sure the engine is that the best article answers the question (0 when none)."""
+        if not self.in_scope or not self.hits:
+            return 0.0
+        best = self.hits[0]
+        lead = 1.0 if len(self.hits) < 2 else 1 - self.hits[1].score / best.score
+        return min(1.0, max(best.sample, lead * MARGIN_SCALE))
+
     def close_calls(self) -> list[Article]:
         """The best article and those nearly as good, when nothing sets the best one apart
         (then the person chooses); empty when the best one is clear."""
-        if not self.in_scope or len(self.hits) < 2 or self.hits[0].sample >= SAMPLE_CLOSE:
+        if len(self.hits) < 2 or self.confidence >= CLARIFY_BELOW:
             return []
         best = self.hits[0]
         close = [
