@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
@@ -14,6 +15,7 @@ from bot.services import feedback, gaps
 from bot.services.reports import DATABASE_ERRORS
 from handlers.replies import send_reply
 from knowledge.answer import Reply, answer_question, article_reply, sources_reply
+from knowledge.model import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,18 @@ async def keep_gap(context: JiynContext, question: str, reply: Reply, outcome: s
 
 async def show_sources(update: Update, context: JiynContext) -> None:
     """Send the full list of an article's sources, titles in the reader's language."""
+    await send_for_button(update, context, sources_reply)
+
+
+async def send_for_button(
+    update: Update,
+    context: JiynContext,
+    compose: Callable[[KnowledgeBase, str, str], Reply | None],
+) -> None:
+    """Send what `compose` makes of the article id a kb: button carries."""
     query = update.callback_query
     article_id = query.data.split(":", 2)[2]
-    reply = sources_reply(context.services.knowledge, article_id, context.language)
+    reply = compose(context.services.knowledge, article_id, context.language)
     if reply is None:
         _ = context.gettext
         await query.answer(_("This button is no longer active."))
@@ -61,16 +72,8 @@ async def show_sources(update: Update, context: JiynContext) -> None:
 
 
 async def show_article(update: Update, context: JiynContext) -> None:
-    """Send the article a related-article button points to."""
-    query = update.callback_query
-    article_id = query.data.split(":", 2)[2]
-    reply = article_reply(context.services.knowledge, article_id, context.language)
-    if reply is None:
-        _ = context.gettext
-        await query.answer(_("This button is no longer active."))
-        return
-    await query.answer()
-    await send_reply(update.effective_message, reply)
+    """Send the article a related-article or "Did you mean…" button points to."""
+    await send_for_button(update, context, article_reply)
 
 
 async def record_vote(update: Update, context: JiynContext) -> None:

@@ -3,6 +3,10 @@ Bot API server, and helpers to talk to it as a user."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +21,24 @@ from bot.runner import polling
 
 TEST_TOKEN = "123456789:TestTokenForLocalApi"
 TEST_KEY = "M2Vh8mW2dGq0n1yXg9yX1o8Vb7mB8k0Qp2tV5h3w2yQ="
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def run_cli(*args: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """Run `jiyn ARGS` in a child process with these JIYN_* variables (and no others)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIYN_")}
+    env.update(environment)
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def to_chat(chat_id: int) -> Any:

@@ -4,10 +4,6 @@ answer first, uncertain statements and venues flagged on every surface, the sour
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,9 +15,7 @@ from bot.db import create_engine, create_session_factory
 from bot.models import QuestionGap
 from bot.services import gaps
 from bot.telegram_html import html_to_plain
-from tests.harness import RunningBot, to_chat
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.harness import RunningBot, run_cli, to_chat
 
 
 def _callback_data(call) -> list[str]:
@@ -171,20 +165,12 @@ async def test_jiyn_kb_gaps_prints_the_kept_questions(
 ) -> None:
     user = bot.api.user(7308, language_code="en")
     await bot.say(user, "how do I extend my visa")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("JIYN_")}
-    environment.update(
+    result = await run_cli(
+        "kb",
+        "gaps",
         JIYN_DATABASE_URL=database_url,
         JIYN_DATA_DIR=str(tmp_path),
         JIYN_ENCRYPTION_KEY=Fernet.generate_key().decode(),
-    )
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot.cli", "kb", "gaps"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()

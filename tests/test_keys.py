@@ -3,10 +3,6 @@ old key can be dropped and the bot still finds and reads every report."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +13,7 @@ from bot.crypto import Cipher, DecryptionError
 from bot.db import create_engine
 from bot.localapi import LocalBotApi
 from bot.models import Report
-from tests.harness import TEST_KEY, Person, make_settings, run_bot
+from tests.harness import TEST_KEY, Person, make_settings, run_bot, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,20 +41,12 @@ async def test_rotation_moves_every_value_to_the_new_key(
         await person.says("7")
         await person.says("Rotated Name")
 
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("JIYN_")}
-    environment.update(
+    result = await run_cli(
+        "keys",
+        "rotate",
         JIYN_DATABASE_URL=database_url,
         JIYN_DATA_DIR=str(tmp_path),
         JIYN_ENCRYPTION_KEY=f"{new_key},{old_key}",
-    )
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot.cli", "keys", "rotate"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "re-encrypted" in result.stdout
