@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ ENTITY_EVIDENCE = 1.0
 SAMPLE_WEIGHT = 8.0
 SAMPLE_EVIDENCE = 1.0
 SAMPLE_CLOSE = 0.6
+SAMPLE_IN_SCOPE = 0.75  # how close a sample must be to count as evidence of the domain
 # Confidence (0–1) that the best article answers the question: its closest sample question's
 # similarity, or its lead over the runner-up (a lead of 10% of the score counts as much as a
 # close sample). Below CLARIFY_BELOW, articles within CLARIFY_RATIO of the best one are offered
@@ -230,12 +232,17 @@ class ConceptDictionary:
             prefix = _fold(part[:-1], lang)
             self._prefixes[lang][prefix[:2]].add(prefix)
             return ("p", prefix)
+        exact = part.startswith("=") and len(part) > 1
+        if exact:
+            # "=әкім": this word as written, for short words whose stem other words share
+            # (the Kazakh stemmer takes "әкім" and "ақысыз" to the same stem).
+            part = part[1:]
         self.vocabulary[lang].add(_fold(part, lang))
-        if lang == "en":
+        if lang == "en" or exact:
             # English has few forms and its stemmer merges too much ("parking" ~ "park"):
             # entries list their forms and match as written.
-            self._words.add(part)
-            return ("w", part)
+            self._words.add(_fold(part, lang))
+            return ("w", _fold(part, lang))
         stemmed = stem(part, lang)
         self._stems[lang].add(stemmed)
         return ("s", stemmed)
@@ -260,7 +267,7 @@ class ConceptDictionary:
         if found is None:
             lang = reading.language
             keys = {("s", c) for c in reading.stems if c in self._stems[lang]}
-            if lang == "en" and reading.surface in self._words:
+            if reading.surface in self._words:
                 keys.add(("w", reading.surface))
             for prefix in self._prefixes[lang].get(reading.surface[:2], ()):
                 if reading.surface.startswith(prefix):
@@ -303,6 +310,10 @@ def _concept_data() -> dict[str, Any]:
 def _content_reading(token: str, lang: str) -> Reading:
     if token.isdigit():
         return Reading("num", token, (token,))
+    if lang != "en" and script_of(token) == "latin":
+        # Kazakh and Russian written in Latin letters ("mitingke ruqsat") are read in Cyrillic,
+        # as questions typed that way are.
+        token = latin_reading(token, lang)
     return Reading(lang, _fold(token, lang), (stem(token, lang),))
 
 
@@ -402,7 +413,7 @@ class SearchIndex:
             term: math.log(1 + (total - df + 0.5) / (df + 0.5))
             for term, df in document_frequency.items()
         }
-        self.max_idf = max(self.idf.values(), default=1.0)
+        self.typical_idf = statistics.median(self.idf.values()) if self.idf else 1.0
 
     def _word_terms(self, value: str, lang: str) -> list[frozenset[str]]:
         """Per content word of `value`: its stem term and concept terms (for sample matching)."""
@@ -437,8 +448,8 @@ class SearchIndex:
 
     def _term_weight(self, terms: Iterable[str]) -> float:
         """A word's weight: the idf of its rarest term; a word the content never uses weighs as
-        much as the rarest (an unknown word is what a question is most likely about)."""
-        return max((self.idf.get(term, 0.0) for term in terms), default=0.0) or self.max_idf
+        much as a typical word (it may be what the question is about, or just a filler)."""
+        return max((self.idf.get(term, 0.0) for term in terms), default=0.0) or self.typical_idf
 
     def _content_terms(self, value: str, lang: str) -> list[str]:
         tokens = tokenize(value)
@@ -497,6 +508,10 @@ class SearchIndex:
                 query_token.terms = self._terms(token_readings)
                 if not query_token.terms and not found and len(token) >= 5:
                     self._correct(query_token, detected)
+                    if query_token.corrected and is_stopword(query_token.corrected, detected):
+                        # "skolko" read as "сколько": a function word, not a topic
+                        query_token.content = False
+                        query_token.terms = []
             query_tokens.append(query_token)
         numbers = [token for token in tokens if token.isdigit()]
         all_concepts = set().union(*(t.concepts for t in query_tokens)) if query_tokens else set()
@@ -692,7 +707,7 @@ class SearchIndex:
         evidence = sum(self.concepts.scope.get(concept, 0.0) for concept in query.concepts)
         if top in entity_docs:
             evidence += ENTITY_EVIDENCE
-        if hits[0].sample >= SAMPLE_CLOSE:
+        if hits[0].sample >= SAMPLE_IN_SCOPE:
             evidence += SAMPLE_EVIDENCE
         matched = total = 0.0
         for token in query.tokens:

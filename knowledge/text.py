@@ -65,7 +65,7 @@ STOPWORDS: dict[str, frozenset[str]] = {
         перед также тоже
         все всё весь всех очень может могут могу можем мог могла должен должна должны ну вот
         чего кого кому такое такой сейчас потом просто ли либо
-        год года году лет""".split()
+        год года году лет вообще пожалуйста плиз короче типа вообщем""".split()
     ),
     "kk": frozenset(
         """мен сен ол біз сіз сендер олар менің мені маған менде меннен бізге біздің бізді сізге
@@ -81,7 +81,7 @@ STOPWORDS: dict[str, frozenset[str]] = {
         when where why how much many can could may might must should would will shall to of in on
         at by for with about from into over under after before and or but if then than so not no
         yes any some there here have has had get got just also please tell know want need there's
-        i'm what's it's don't can't year years""".split()
+        i'm what's it's don't can't year years whats hows pls im""".split()
     ),
 }
 _KK_STOP_FOLDED = frozenset(word.translate(_KAZAKH_FOLD) for word in STOPWORDS["kk"])
