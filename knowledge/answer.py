@@ -17,6 +17,7 @@ from bot.i18n import gettext_for, ngettext_for
 from knowledge.loader import UNCERTAIN_MARK
 from knowledge.model import Article, KnowledgeBase, MciYear, Source
 from knowledge.search import (
+    MIN_EVIDENCE,
     Query,
     QueryToken,
     SearchIndex,
@@ -101,6 +102,11 @@ def answer_question(
     distinct = list({article.id: article for _query, article in parts}.values())
     if len(distinct) >= 2:
         return two_part_reply(kb, distinct[0], distinct[1], reply_language)
+    if result.top is None and distinct:
+        # No one article covers the whole message, but its only answerable part has one.
+        reply = article_reply(kb, distinct[0].id, reply_language)
+        if reply is not None:
+            return reply
     if result.top is not None:
         choices = result.close_calls()
         if choices:
@@ -116,13 +122,23 @@ def _part_answers(
     index: SearchIndex, question: str, result: SearchResult
 ) -> list[tuple[Query, Article]]:
     """For a message that asks several things, each part's query and the article answering it
-    (the message as a whole must be about assemblies; each part needs only its own article)."""
+    (the message as a whole must be about assemblies, though no one article covers all of it;
+    each part needs only its own article)."""
     pieces = question_parts(question)
-    if len(pieces) < 2 or not (result.in_scope or is_detention_report(result.query)):
+    about_assemblies = result.evidence >= MIN_EVIDENCE or is_detention_report(result.query)
+    if len(pieces) < 2 or not about_assemblies:
         return []
+    # The time carries over: "how many died and how many were detained in January 2022?" (a
+    # place does not: "where in Shymkent, and how many days before?" asks a general rule).
+    context = [
+        token.text
+        for token in result.query.tokens
+        if token.text.isdigit() or any(c.startswith("month_") for c in token.concepts)
+    ]
     answers = []
     for piece in pieces[:MAX_PARTS]:
-        part = index.search(piece, language=result.query.language)
+        missing = [word for word in context if word not in piece]
+        part = index.search(" ".join([piece, *missing]), language=result.query.language)
         article = part.answering_in_context()
         if article is not None:
             answers.append((part.query, article))
@@ -171,7 +187,7 @@ _EN_EVENT_FORMS = re.compile(r"(ed|ing)$|^(taken|took|held|caught|got|put|thrown
 EN_VERB_WINDOW = 3
 _KK_PAST_ENDINGS = ("ди", "ти", "дим", "тим", "дик", "тик", "диниз", "тиниз", "жатир")
 _KK_AUXILIARIES = {"алди", "кетти", "акетти", "жатир", "жатирмиз", "отир", "алип"}
-_KK_CONDITIONAL = ("са", "се", "саниз", "сениз", "сам", "сем")
+_KK_CONDITIONAL = ("са", "се", "саниз", "сениз", "сам", "сем", "сак", "сек")
 
 
 def _folded(token: QueryToken) -> str:
@@ -227,8 +243,13 @@ def is_detention_report(query: Query) -> bool:
         if found == "conditional":
             return False
         if found == "event":
-            if hypothetical & set(surfaces[:position]):
+            before = surfaces[:position]
+            if hypothetical & set(before):
                 return False
+            if language == "kk" and any(
+                len(word) > 4 and word.endswith(_KK_CONDITIONAL) for word in before
+            ):
+                return False  # "пикетке шықсам, қамауға ала ма?": a condition, not an event
             event = True
             break
     if not event or query.years:
