@@ -176,8 +176,10 @@ _HYPOTHETICAL = {
 }  # fmt: skip
 _QUESTION_WORDS = {
     "en": {"why", "how", "what", "who", "which", "when", "where", "were", "was", "did", "are"},
-    "ru": {"почему", "зачем", "как", "что", "кто", "какой", "какие", "сколько", "когда", "где"},
-    "kk": {"неге", "калаи", "не", "кім", "ким", "кандаи", "канша", "кашан", "каида", "неликтен"},
+    "ru": {"почему", "зачем", "как", "что", "кто", "кого", "кому", "какой", "какие", "сколько",
+           "когда", "где"},
+    "kk": {"неге", "калаи", "не", "кім", "ким", "кандаи", "канша", "кашан", "каида", "неликтен",
+           "ма", "ме", "ба", "бе", "па", "пе"},
 }  # fmt: skip
 # Finite-verb endings of a detention word (not the noun "задержание"/"detention"/"ұстау").
 _RU_VERB_ENDINGS = ("ли", "ла", "л", "ют", "ет", "ят", "ит", "ат", "ан", "ана", "аны", "ано",
@@ -256,13 +258,24 @@ def is_detention_report(query: Query) -> bool:
         return False
     words = set(surfaces) | {token.text for token in tokens}
     personal = bool(words & _cues(_PERSONAL, language)) or any(
-        word.startswith(_RELATIVE_ROOTS[language]) and len(word) > 2 for word in surfaces
+        _is_own_relative(word, language) for word in surfaces
     )
     if not personal and query.has("how_much", "what_happened"):
         return False
     urgent = bool(words & _cues(_URGENT, language))
     asking = "?" in query.text or bool(words & _cues(_QUESTION_WORDS, language))
     return personal or urgent or not asking
+
+
+def _is_own_relative(word: str, language: str) -> bool:
+    """"my brother", "досым", "сестру": someone close to the writer. In Kazakh the root must
+    carry "my" (-м/-ым: "әйелім", not "әйелдер", women in general)."""
+    for root in _RELATIVE_ROOTS[language]:
+        if word.startswith(root) and len(word) > 2:
+            rest = word[len(root) :]
+            if language != "kk" or rest.startswith(("м", "им")):
+                return True
+    return False
 
 
 def _cues(table: dict[str, set[str]], language: str) -> set[str]:
