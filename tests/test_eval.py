@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from bench.retrieval import EXTRA_FILE, case_failure, eval_file, load_cases
+from bench.retrieval import (
+    BLIND_DEV_FILE,
+    BLIND_HOLDOUT_FILE,
+    EXTRA_FILE,
+    case_failure,
+    eval_file,
+    load_cases,
+)
 from knowledge.answer import answer_question
 from knowledge.loader import load_knowledge
 from knowledge.model import KnowledgeBase
@@ -23,6 +30,11 @@ from knowledge.model import KnowledgeBase
 TODAY = date(2026, 11, 22)
 PUBLIC_PASS_RATE = 0.95
 EXTRA_PASS_RATE = 0.90
+# Sets written blind, from the topics and the people who ask (tests/blind/). The floors sit a
+# little under what the engine reaches today, so a regression fails; the holdout set is never
+# looked at while improving the engine, so its rate is the honest estimate (BENCHMARKS.md).
+BLIND_DEV_PASS_RATE = 0.93
+BLIND_HOLDOUT_PASS_RATE = 0.80
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +78,19 @@ def test_extra_question_set(kb: KnowledgeBase) -> None:
     check_pass_rate(kb, EXTRA_FILE, EXTRA_PASS_RATE)
 
 
+def test_blind_dev_set(kb: KnowledgeBase) -> None:
+    check_pass_rate(kb, BLIND_DEV_FILE, BLIND_DEV_PASS_RATE)
+
+
+def test_blind_holdout_set(kb: KnowledgeBase) -> None:
+    check_pass_rate(kb, BLIND_HOLDOUT_FILE, BLIND_HOLDOUT_PASS_RATE)
+
+
 def test_out_of_scope_cases_get_no_answer(kb: KnowledgeBase) -> None:
-    cases = [c for c in load_cases(EXTRA_FILE) if "topic" in c and c["topic"] is None]
-    path = eval_file()
-    if path.exists():
-        cases += [c for c in load_cases(path) if "topic" in c and c["topic"] is None]
+    cases = []
+    for path in (EXTRA_FILE, BLIND_DEV_FILE, BLIND_HOLDOUT_FILE, eval_file()):
+        if path.exists():
+            cases += [c for c in load_cases(path) if "topic" in c and c["topic"] is None]
     assert cases
     for case in cases:
         assert answer_question(kb, case["q"], None, today=TODAY).kind == "no_answer", case["q"]
