@@ -343,7 +343,8 @@ class SearchIndex:
         self.proper_names: set[str] = set()
         self._build()
         self.samples: list[Sample] = []
-        self.samples_with: dict[str, list[int]] = defaultdict(list)
+        # term -> (sample number, word position) of every sample word carrying that term
+        self.sample_words_with: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self._build_samples()
         self._fuzzy: dict[str, dict[str, set[str]]] = {
             lang: _deletion_index(set(self.vocabulary[lang]) | self.concepts.vocabulary[lang])
@@ -442,9 +443,10 @@ class SearchIndex:
                         continue
                     number = len(self.samples)
                     self.samples.append(Sample(doc, words, total))
-                    for term in set().union(*(terms for terms, _weight in words)):
-                        self.samples_with[term].append(number)
-        self.samples_with = dict(self.samples_with)
+                    for position, (terms, _weight) in enumerate(words):
+                        for term in terms:
+                            self.sample_words_with[term].append((number, position))
+        self.sample_words_with = dict(self.sample_words_with)
 
     def _term_weight(self, terms: Iterable[str]) -> float:
         """A word's weight: the idf of its rarest term; a word the content never uses weighs as
@@ -616,7 +618,8 @@ class SearchIndex:
         return SearchResult(query, hits, in_scope, evidence, coverage)
 
     def _sample_closeness(self, query: Query) -> dict[int, float]:
-        """Per article, the similarity of the question to its closest sample question."""
+        """Per article, the similarity of the question to its closest sample question: an F1 of
+        the weighted words they share (walking the postings of the question's terms only)."""
         words: dict[frozenset[str], float] = {}
         for token in query.tokens:
             if not token.content:
@@ -627,20 +630,23 @@ class SearchIndex:
         total = sum(words.values())
         if not total:
             return {}
-        query_terms = set().union(*words)
-        candidates = {n for term in query_terms for n in self.samples_with.get(term, ())}
+        # For each sample: which of the question's words it has, which of its words were hit.
+        question_hits: dict[int, set[int]] = defaultdict(set)
+        sample_hits: dict[int, set[int]] = defaultdict(set)
+        weights = list(words.values())
+        for index, terms in enumerate(words):
+            for term in terms:
+                for number, position in self.sample_words_with.get(term, ()):
+                    question_hits[number].add(index)
+                    sample_hits[number].add(position)
         best: dict[int, float] = {}
-        for number in candidates:
+        for number, hit in question_hits.items():
             sample = self.samples[number]
-            sample_terms = set().union(*(terms for terms, _weight in sample.words))
-            precision = sum(w for terms, w in words.items() if terms & sample_terms) / total
-            recall = (
-                sum(w for terms, w in sample.words if terms & query_terms) / sample.total
-            )
-            if precision and recall:
-                value = 2 * precision * recall / (precision + recall)
-                if value > best.get(sample.doc, 0.0):
-                    best[sample.doc] = value
+            precision = sum(weights[index] for index in hit) / total
+            recall = sum(sample.words[p][1] for p in sample_hits[number]) / sample.total
+            value = 2 * precision * recall / (precision + recall)
+            if value > best.get(sample.doc, 0.0):
+                best[sample.doc] = value
         return best
 
     def _add_best(self, best: dict[int, float], term: str, weight: float) -> None:
