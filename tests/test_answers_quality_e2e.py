@@ -4,6 +4,7 @@ answer first, uncertain statements and venues flagged on every surface, the sour
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -23,11 +24,17 @@ def _callback_data(call) -> list[str]:
     return [b.get("callback_data", "") for row in markup.get("inline_keyboard", []) for b in row]
 
 
-async def _gap_rows(database_url: str) -> list[QuestionGap]:
+async def _gap_rows(database_url: str, expected: int = 1) -> list[QuestionGap]:
+    """The kept questions, once `expected` are there: the bot keeps one after it has answered."""
     engine = create_engine(database_url)
     try:
-        async with create_session_factory(engine)() as session:
-            return list((await session.execute(select(QuestionGap))).scalars())
+        for _attempt in range(100):
+            async with create_session_factory(engine)() as session:
+                rows = list((await session.execute(select(QuestionGap))).scalars())
+            if len(rows) >= expected:
+                return rows
+            await asyncio.sleep(0.05)
+        return rows
     finally:
         await engine.dispose()
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from bot.db import SessionFactory
 from bot.models import QuestionGap
@@ -15,7 +15,7 @@ OUTCOMES = ("no_answer", "clarify", "thumbs_down")
 MAX_STORED_LENGTH = 1000
 
 # What could identify the person who asked, removed before anything is stored.
-_EMAIL = re.compile(r"\S+@\S+\.\S+")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _LINK = re.compile(r"(?:https?://|www\.|t\.me/)\S+", re.IGNORECASE)
 _HANDLE = re.compile(r"@\w+")
 _DIGITS = re.compile(r"\d+")
@@ -77,23 +77,32 @@ async def purge_gaps(sessions: SessionFactory, days: int) -> int:
 
 
 async def list_gaps(sessions: SessionFactory, limit: int = 100) -> list[GapSummary]:
-    """Distinct questions, the most frequent first (then the most recent)."""
-    count = func.count().label("count")
-    last_seen = func.max(QuestionGap.created_on).label("last_seen")
-    normalized = func.lower(QuestionGap.question)
-    query = (
-        select(
-            func.min(QuestionGap.question),
-            QuestionGap.language,
-            QuestionGap.outcome,
-            QuestionGap.article_id,
-            count,
-            last_seen,
-        )
-        .group_by(normalized, QuestionGap.language, QuestionGap.outcome, QuestionGap.article_id)
-        .order_by(count.desc(), last_seen.desc())
-        .limit(limit)
+    """Distinct questions (letter case aside), the most frequent first, then the most recent.
+    Grouped here rather than in SQL: SQLite's lower() leaves Cyrillic as it is, and the table
+    holds at most JIYN_GAPS_RETENTION_DAYS of questions."""
+    query = select(
+        QuestionGap.question,
+        QuestionGap.language,
+        QuestionGap.outcome,
+        QuestionGap.article_id,
+        QuestionGap.created_on,
     )
     async with sessions() as session:
         rows = (await session.execute(query)).all()
-    return [GapSummary(*row) for row in rows]
+    groups: dict[tuple[str, str, str, str | None], list[tuple[str, date]]] = {}
+    for question, language, outcome, article_id, created_on in rows:
+        key = (question.casefold(), language, outcome, article_id)
+        groups.setdefault(key, []).append((question, created_on))
+    summaries = [
+        GapSummary(
+            question=min(question for question, _day in seen),
+            language=language,
+            outcome=outcome,
+            article_id=article_id,
+            count=len(seen),
+            last_seen=max(day for _question, day in seen),
+        )
+        for (_folded, language, outcome, article_id), seen in groups.items()
+    ]
+    summaries.sort(key=lambda row: (-row.count, -row.last_seen.toordinal(), row.question))
+    return summaries[:limit]
