@@ -34,6 +34,8 @@ DETENTION_ARTICLE_ID = "if-detained"
 MCI_ARTICLE_ID = "mci"
 MAX_SOURCES_IN_LINE = 3
 MAX_PARTS = 3
+# Concepts of questions that share words with ours but are not about assemblies (concepts.yaml).
+OTHER_DOMAINS = ("other_meeting", "other_offence", "other_complaint")
 NOTIFY_ARTICLE_ID = "notification-procedure"
 FINES_ARTICLE_ID = "koap-488"
 # The part of the detention article shown first: its opening paragraphs up to the first list.
@@ -139,6 +141,8 @@ def _part_answers(
     for piece in pieces[:MAX_PARTS]:
         missing = [word for word in context if word not in piece]
         part = index.search(" ".join([piece, *missing]), language=result.query.language)
+        if not _is_question(piece, part.query):
+            continue  # "I work for a regional paper." says who asks; it asks nothing
         article = part.answering_in_context()
         if article is not None:
             answers.append((part.query, article))
@@ -256,6 +260,8 @@ def is_detention_report(query: Query) -> bool:
             break
     if not event or query.years:
         return False
+    if _asks_about_others(query.text, tokens[position].text, language):
+        return False
     words = set(surfaces) | {token.text for token in tokens}
     personal = bool(words & _cues(_PERSONAL, language)) or any(
         _is_own_relative(word, language) for word in surfaces
@@ -265,6 +271,35 @@ def is_detention_report(query: Query) -> bool:
     urgent = bool(words & _cues(_URGENT, language))
     asking = "?" in query.text or bool(words & _cues(_QUESTION_WORDS, language))
     return personal or urgent or not asking
+
+
+# A sentence opening with these asks about what happened, it does not report it ("Were people
+# detained at the embassy?", "Have journalists been jailed?").
+_QUESTION_OPENERS = {
+    "en": {"have", "has", "had", "were", "was", "are", "is", "do", "does", "did", "can", "could",
+           "will", "would", "how", "what", "why", "who", "when", "which", "whom"},
+    "ru": {"почему", "зачем", "кого", "кто", "сколько", "правда", "были", "был", "была"},
+    "kk": set(),
+}  # fmt: skip
+
+
+def _asks_about_others(text: str, verb: str, language: str) -> bool:
+    """True when the sentence holding the detention verb is a question about others."""
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        words = sentence.lower().split()
+        if verb.lower() in (w.strip(",.!?;:") for w in words):
+            opener = words[0].strip(",.!?;:") if words else ""
+            personal = set(w.strip(",.!?;:") for w in words) & _PERSONAL[language]
+            return opener in _QUESTION_OPENERS[language] and not personal
+    return False
+
+
+def _is_question(text: str, query: Query) -> bool:
+    """True when a sentence asks something: a question mark or a question word."""
+    if "?" in text:
+        return True
+    words = {_surface(token, query.language) for token in query.tokens}
+    return bool(words & _cues(_QUESTION_WORDS, query.language))
 
 
 def _is_own_relative(word: str, language: str) -> bool:
@@ -295,8 +330,8 @@ def parse_mci_request(query: Query, today: date) -> tuple[int, int] | None:
     in 2024?" → (1, 2024). "What is the MCI?" and questions about fines in MCI without an
     amount are left to the articles.
     """
-    if "mci" not in query.concepts:
-        return None
+    if "mci" not in query.concepts or query.has(*OTHER_DOMAINS):
+        return None  # "how many MCI is the state duty for a divorce" is not ours to compute
     tokens = query.tokens
     count: int | None = None
     for position, token in enumerate(tokens):

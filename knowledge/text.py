@@ -280,6 +280,10 @@ def latin_reading(token: str, language: str) -> str:
     return token
 
 
+# An apostrophe inside a Latin word marks Kazakh Latin (o'z, a'kim) unless it is English's.
+_ENGLISH_CONTRACTIONS = ("'s", "'t", "'m", "'d", "'re", "'ve", "'ll")
+
+
 def detect_language(text: str, lexicon: Lexicon | None = None) -> str:
     """Guess the language of a question: 'kk', 'ru' or 'en'.
 
@@ -301,7 +305,7 @@ def detect_language(text: str, lexicon: Lexicon | None = None) -> str:
         }
         return max(scores, key=lambda language: scores[language])
     if any(char in KAZAKH_LATIN_MARKS for token in latin for char in token) or any(
-        "'" in token[1:] and token[-2:] not in ("'s", "'t", "'m") for token in latin
+        "'" in token[1:] and not token.endswith(_ENGLISH_CONTRACTIONS) for token in latin
     ):
         return "kk"
     kazakh_readings = [kazakh_latin_to_cyrillic(token) for token in latin]
