@@ -598,14 +598,24 @@ def two_part_reply(kb: KnowledgeBase, first: Article, second: Article, language:
 
 
 def clarify_reply(choices: list[Article], language: str) -> Reply:
-    """Two or three topics are about equally close: ask which one, with a button each."""
+    """Two or three topics are about equally close: the closest one's direct answer, said to be
+    a guess, then "Did you mean…" with a button for each (the closest first)."""
     _ = gettext_for(language)
-    html_text = "<b>" + _escape(_("Did you mean one of these?")) + "</b>"
+    closest = choices[0]
+    parts = [
+        "<i>" + _escape(_("I am not sure which topic you mean. The closest:")) + "</i>",
+        _also_section(closest, language),
+        "<b>" + _escape(_("Did you mean one of these?")) + "</b>",
+    ]
+    if _has_uncertain(closest, language) and UNCERTAIN_MARK in closest.text(language).lead:
+        parts.insert(2, _uncertain_line(language))
+    sources = list(closest.sources)
+    html_text = _assemble(parts, _footer(sources, closest.checked, language))
     buttons = [
         [ReplyButton(_shorten(article.text(language).title), callback_data=f"kb:show:{article.id}")]
         for article in choices
     ]
-    return Reply(language, None, "clarify", html_text, buttons, [])
+    return Reply(language, closest.id, "clarify", html_text, buttons, sources)
 
 
 def sources_reply(kb: KnowledgeBase, article_id: str, language: str) -> Reply | None:

@@ -69,6 +69,7 @@ SAMPLE_IN_SCOPE = 0.75  # how close a sample must be to count as evidence of the
 # close sample). Below CLARIFY_BELOW, articles within CLARIFY_RATIO of the best one are offered
 # as "Did you mean…" instead of a guess. bench.retrieval prints accuracy by confidence band.
 MARGIN_SCALE = 6.0
+SAMPLE_MARGIN = 0.05
 CLARIFY_BELOW = SAMPLE_CLOSE
 CLARIFY_RATIO = 0.9
 MAX_CHOICES = 3
@@ -170,8 +171,13 @@ class SearchResult:
         if not self.in_scope or not self.hits:
             return 0.0
         best = self.hits[0]
-        lead = 1.0 if len(self.hits) < 2 else 1 - self.hits[1].score / best.score
-        return min(1.0, max(best.sample, lead * MARGIN_SCALE))
+        if len(self.hits) < 2:
+            return 1.0
+        lead = 1 - self.hits[1].score / best.score
+        # A close sample decides only when the other candidates' samples are clearly less close.
+        rival = max(hit.sample for hit in self.hits[1:MAX_CHOICES])
+        sample = best.sample if best.sample - rival >= SAMPLE_MARGIN else 0.0
+        return min(1.0, max(sample, lead * MARGIN_SCALE))
 
     def close_calls(self) -> list[Article]:
         """The best article and those nearly as good, when nothing sets the best one apart

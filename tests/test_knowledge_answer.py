@@ -18,6 +18,7 @@ from knowledge.answer import (
     Reply,
     answer_question,
     article_reply,
+    clarify_reply,
     is_detention_report,
     no_answer_reply,
     sources_reply,
@@ -373,3 +374,16 @@ def test_to_plain_strips_tags_and_unescapes() -> None:
         "en", None, "article", '<b>A &amp; B</b>\n<a href="https://x.org/?a=1&amp;b=2">link</a>'
     )
     assert to_plain(reply) == "A & B\nlink"
+
+
+def test_did_you_mean_gives_the_closest_answer_as_a_guess_and_a_button_per_topic(
+    kb: KnowledgeBase,
+) -> None:
+    choices = [kb.articles["notice-period"], kb.articles["koap-488"]]
+    reply = clarify_reply(choices, "en")
+    text = to_plain(reply)
+    assert text.startswith("I am not sure which topic you mean. The closest:")
+    assert "Notify the akimat of a picket or rally at least 5 working days" in text
+    assert "Did you mean one of these?" in text
+    assert callbacks(reply) == ["kb:show:notice-period", "kb:show:koap-488"]
+    assert (reply.kind, reply.topic) == ("clarify", "notice-period")
