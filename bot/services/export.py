@@ -17,7 +17,6 @@ from sqlalchemy import select
 from bot.crypto import Cipher
 from bot.db import SessionFactory
 from bot.models import Report, ReportEvent
-from bot.services.review import as_utc
 
 PUBLIC_COLUMNS: tuple[str, ...] = (
     "code",
@@ -83,7 +82,7 @@ class Export:
 
 
 def _local_iso(moment: datetime | None, timezone: ZoneInfo) -> str | None:
-    return as_utc(moment).astimezone(timezone).isoformat(timespec="seconds") if moment else None
+    return moment.astimezone(timezone).isoformat(timespec="seconds") if moment else None
 
 
 async def export_reports(

@@ -6,7 +6,7 @@ personal in an event (a note, a reason, a relayed message) is encrypted."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -44,11 +44,6 @@ MAX_FINE_MCI = 10_000
 MAX_ARREST_DAYS = 365
 NOTES_ON_CARD = 5
 DUPLICATE_CHAIN_LIMIT = 20
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A stored moment as an aware UTC datetime (SQLite returns them without a time zone)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class ReviewError(Exception):
@@ -807,7 +802,7 @@ class ReviewService:
         """What a scheduled job last recorded (its key, e.g. a date) and when."""
         async with self.sessions() as session:
             row = await session.get(JobState, name)
-            return (row.last_key, as_utc(row.updated_at)) if row else None
+            return (row.last_key, row.updated_at) if row else None
 
     async def save_job_state(self, name: str, key: str) -> None:
         """Record that a scheduled job did the work identified by `key`."""
@@ -866,6 +861,6 @@ class ReviewService:
             stale=sum(
                 1
                 for row in in_review
-                if row.claimed_at is not None and as_utc(row.claimed_at) <= now - stale_after
+                if row.claimed_at is not None and row.claimed_at <= now - stale_after
             ),
         )

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from bot.db import SessionFactory
 from bot.models import Report, utcnow
-from bot.services.review import as_utc
 
 MAX_DAYS = 366
 
@@ -66,7 +65,7 @@ async def collect(sessions: SessionFactory, timezone: ZoneInfo, days: int) -> St
         ).all()
     stats = Stats(start=start, end=end, by_day={start + timedelta(d): 0 for d in range(days)})
     for created_at, city, status, outcome in rows:
-        day = as_utc(created_at).astimezone(timezone).date()
+        day = created_at.astimezone(timezone).date()
         if day in stats.by_day:
             stats.by_day[day] += 1
         stats.by_city[city or "other"] += 1
