@@ -59,10 +59,7 @@ class Gazetteer:
     def __init__(self, places: list[Place], aliases: dict[str, list[str]]) -> None:
         self.places = {place.key: place for place in places}
         self._answers = Answers(
-            {
-                place.key: [*place.names.values(), *aliases.get(place.key, [])]
-                for place in places
-            }
+            {place.key: [*place.names.values(), *aliases.get(place.key, [])] for place in places}
         )
 
     def get(self, key: str | None) -> Place | None:

@@ -76,9 +76,7 @@ class User(Base):
         default=Role.USER,
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow
-    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Feedback(Base):
@@ -131,9 +129,7 @@ class Report(Base):
     consent_to_contact: Mapped[bool] = mapped_column(default=False)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow
-    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Volunteer review. duplicate_of_id has no foreign key: SQLite cannot add one to an existing
@@ -222,9 +218,7 @@ class AuditEntry(Base):
     # No foreign key: a refused, forged button may name a report that does not exist.
     report_id: Mapped[int | None] = mapped_column(Integer)
     detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class JobState(Base):

@@ -65,7 +65,7 @@ class QueueItem:
     city: str | None
     created_at: datetime
     claimed_by: int | None
-    people_count: int | None
+    people: str | None
 
     @classmethod
     def of(cls, report: Report) -> QueueItem:
@@ -78,7 +78,7 @@ class QueueItem:
             report.city,
             report.created_at,
             report.claimed_by,
-            report.people_count,
+            report.people,
         )
 
 
@@ -103,7 +103,8 @@ class ReportCard:
     created_at: datetime
     occurred_at: datetime | None
     reporter_role: str
-    people_count: int | None
+    people: str | None
+    town: str | None  # a town the gazetteer does not know, as the reporter typed it
     place: str | None
     latitude: float | None
     longitude: float | None
@@ -275,7 +276,8 @@ class ReviewService:
             created_at=report.created_at,
             occurred_at=report.occurred_at,
             reporter_role=report.reporter_role,
-            people_count=report.people_count,
+            people=report.people,
+            town=(location or {}).get("town"),
             place=(location or {}).get("place"),
             latitude=(location or {}).get("lat"),
             longitude=(location or {}).get("lon"),
