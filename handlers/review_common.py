@@ -91,7 +91,8 @@ def town_name(language: str, city: str | None, town: str | None = None) -> str:
         return place.name(language)
     if town:
         return town
-    return gettext_for(language)("another town")
+    _ = gettext_for(language)
+    return _("another town")
 
 
 def people_label(_: Callable[[str], str], people: str | None) -> str:
