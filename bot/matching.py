@@ -27,12 +27,13 @@ _LATIN_FOLD = {
 }  # fmt: skip
 _DIGRAPHS = (("kh", "h"), ("gh", "g"))
 _WORD = re.compile(r"[a-z0-9]+")
-# Case endings, longest first: Kazakh locative, dative, ablative, genitive and possessive, then
-# Russian noun endings. Only stripped from words long enough to keep a stem of 3 letters.
+# Case endings, longest first: Kazakh locative, dative, ablative, genitive, accusative and
+# possessive, then Russian noun endings. Only stripped from words long enough to keep a stem of
+# 3 letters.
 SUFFIXES = (
     "nnan", "nnen", "ndagi", "dagi", "tagi", "dan", "den", "tan", "ten", "nan", "nen", "nda",
     "nde", "nin", "din", "tin", "gha", "ga", "ge", "ka", "ke", "na", "ne", "da", "de", "ta",
-    "te", "mi", "im", "om", "em", "ia", "iu", "a", "e", "u", "i",
+    "te", "di", "ti", "ni", "mi", "im", "om", "em", "ia", "iu", "a", "e", "u", "i",
 )  # fmt: skip
 MIN_STEM = 3
 # Answers are short; the words after these in a long message are not read (it keeps a long
@@ -99,12 +100,13 @@ def _within(a: str, b: str, limit: int) -> bool:
 
 
 def word_matches(typed: str, expected: str) -> int:
-    """0 if the typed word is not the expected one; 2 if it is, ending aside; 1 with a typo."""
+    """0 if the typed word is not the expected one; 2 if it is, ending aside; 1 with a typo
+    (never in the first letter: people rarely miss it, and forgiving it confuses names)."""
     stems = _stems(typed)
     if expected in stems:
         return 2
     limit = _typos_allowed(expected)
-    if limit and any(_within(stem, expected, limit) for stem in stems):
+    if limit and typed[0] == expected[0] and any(_within(s, expected, limit) for s in stems):
         return 1
     return 0
 
@@ -120,7 +122,10 @@ class Phrase:
 class Answers:
     """The answers of one question: each key with the phrases that mean it."""
 
-    def __init__(self, table: Mapping[str, Iterable[str]]) -> None:
+    def __init__(self, table: Mapping[str, Iterable[str]], *, exclusive: bool = False) -> None:
+        """exclusive: a text in which phrases of two different keys are found means neither
+        (e.g. "yes no"); otherwise the longest phrase found wins."""
+        self.exclusive = exclusive
         self.phrases: list[Phrase] = []
         for key, phrases in table.items():
             for phrase in phrases:
@@ -168,7 +173,7 @@ class Answers:
             return None
         scored.sort(reverse=True)
         best_score, _order, best_key = scored[0]
-        rivals = {key for score, _o, key in scored if score == best_score}
+        rivals = {key for score, _o, key in scored if self.exclusive or score == best_score}
         if len(rivals) > 1 and not first_wins:
             return None
         return best_key

@@ -101,7 +101,7 @@ WHEN_ANSWERS = Answers(
 )  # fmt: skip
 COUNT_ANSWERS = Answers(
     {
-        "1": ["один", "одна", "одного", "одну", "бір", "біреу", "one", "1"],
+        "1": ["один", "одна", "одного", "одну", "бір", "біреу", "one"],
         "2-5": [
             "2-5", "несколько", "двое", "трое", "бірнеше", "екеу", "үшеу", "a few", "few",
             "several", "couple",
@@ -128,7 +128,8 @@ YES_NO_ANSWERS = Answers(
             "нет", "не надо", "не нужно", "нельзя", "не звоните", "жоқ", "керек емес",
             "болмайды", "no", "nope", "don't",
         ],
-    }
+    },
+    exclusive=True,
 )  # fmt: skip
 # A typed "skip" is read only when it is the whole message: the free-text questions take
 # anything, and a sentence that contains "I don't know" is an answer.

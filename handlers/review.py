@@ -605,7 +605,7 @@ async def take_review_answer(
 
 
 async def _send_media(update: Update, context: JiynContext, report_id: int) -> None:
-    """The report's location pin and photos/videos/files, sent by their Telegram file ids."""
+    """The report's location pin and its attachments, sent by their Telegram file ids."""
     _ = context.gettext
     card = await review_service(context).card(report_id, update.effective_user.id)
     chat = update.effective_chat
@@ -616,10 +616,17 @@ async def _send_media(update: Update, context: JiynContext, report_id: int) -> N
         await chat.send_location(card.latitude, card.longitude)
     for item in card.media:
         caption = card.code
-        if item.get("type") == "photo":
+        kind = item.get("type")
+        if kind == "photo":
             await chat.send_photo(item["file_id"], caption=caption)
-        elif item.get("type") == "video":
+        elif kind == "video":
             await chat.send_video(item["file_id"], caption=caption)
+        elif kind == "voice":
+            await chat.send_voice(item["file_id"], caption=caption)
+        elif kind == "video_note":  # a round video has no caption
+            await chat.send_video_note(item["file_id"])
+        elif kind == "audio":
+            await chat.send_audio(item["file_id"], caption=caption)
         else:
             await chat.send_document(item["file_id"], caption=caption)
 
