@@ -31,7 +31,8 @@ class ConsoleChat:
         self.user = user
         self.out = out
         # The buttons on screen, by number: those of the newest inline keyboard and of the reply
-        # keyboard in force, numbered apart (two messages with buttons must not both show [1]).
+        # keyboard in force, numbered apart (two messages with buttons, such as "Send my
+        # location" and an inline "Skip", must not both show [1]).
         self.choices: dict[int, tuple[str, dict[str, Any], Any]] = {}
 
     def _print(self, text: str) -> None:
@@ -47,7 +48,10 @@ class ConsoleChat:
                 self._drop("reply")
             return
         kind = "inline" if "inline_keyboard" in markup else "reply"
-        self._drop(kind)  # the newer keyboard of a kind replaces the older one
+        if kind == "reply":
+            self.choices = {}  # a reply keyboard comes with a new question
+        else:
+            self._drop("inline")  # the newest inline keyboard replaces the older one
         number = max(self.choices, default=0)
         for row in rows:
             labels = []

@@ -614,6 +614,29 @@ class LocalBotApi:
             }
         )
 
+    def press_bare_button(
+        self,
+        user: Mapping[str, Any] | int,
+        *,
+        message: Mapping[str, Any] | None = None,
+        inline_message_id: str | None = None,
+        data: str | None = None,
+        game_short_name: str | None = None,
+    ) -> JsonDict:
+        """A button press as Telegram may deliver it without the usual parts: under a message
+        sent in inline mode (no message, an inline_message_id), or with no data."""
+        query_id = str(4_000_000_000_000 + next(self._query_numbers))
+        self._pending_callback_queries.add(query_id)
+        query: JsonDict = {"id": query_id, "from": self._known_user(user), "chat_instance": "-1"}
+        optional = {
+            "message": copy.deepcopy(dict(message)) if message is not None else None,
+            "inline_message_id": inline_message_id,
+            "data": data,
+            "game_short_name": game_short_name,
+        }
+        query.update({key: value for key, value in optional.items() if value is not None})
+        return self._queue({"callback_query": query})
+
     def send_inline_query(
         self, user: Mapping[str, Any] | int, query: str, *, offset: str = ""
     ) -> JsonDict:
