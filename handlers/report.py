@@ -55,6 +55,9 @@ class ReportStep(IntEnum):
     CONTACT = 11
     CONSENT = 12
     SUMMARY = 13
+    # "Continue or start over?" about an unfinished draft. Never saved: after a restart the
+    # person is simply at the draft's step.
+    RESUME = 14
 
 
 ROLES = ("now", "self", "witness", "relative")
@@ -184,6 +187,19 @@ SUMMARY_ANSWERS = Answers(
         "media": ["фото", "видео", "голосовое", "сурет", "photo", "photos", "video", "media"],
         "contact": ["контакт", "телефон", "связь", "байланыс", "contact", "phone"],
     }
+)  # fmt: skip
+RESUME_ANSWERS = Answers(
+    {
+        "continue": [
+            "продолжить", "продолжаю", "продолжим", "жалғастыру", "жалғастырамын",
+            "continue", "go on", "resume",
+        ],
+        "restart": [
+            "заново", "начать заново", "сначала", "новое", "басынан", "қайта бастау", "жаңадан",
+            "start over", "restart", "new", "from the start",
+        ],
+    },
+    exclusive=True,
 )  # fmt: skip
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()\-]{8,18}[0-9]$")
 EDITABLE = {
@@ -419,6 +435,16 @@ async def ask_step(update: Update, context: JiynContext, step: ReportStep, data:
                 ]
             ),
         )
+    elif step == ReportStep.RESUME:
+        await chat.send_message(
+            _("You have an unfinished report. Continue it or start over?"),
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    _button(_("Continue"), "report:resume"),
+                    _button(_("Start over"), "report:restart"),
+                ]
+            ),
+        )
     elif step == ReportStep.SUMMARY:
         await chat.send_message(
             summary_text(context, data),
@@ -506,16 +532,8 @@ async def start_report(update: Update, context: JiynContext) -> ReportStep | int
     await _answer_query(update)
     draft = await context.services.reports.get_draft(update.effective_user.id)
     if draft is not None:
-        await update.effective_chat.send_message(
-            _("You have an unfinished report. Continue it or start over?"),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    _button(_("Continue"), "report:resume"),
-                    _button(_("Start over"), "report:restart"),
-                ]
-            ),
-        )
-        return ReportStep(draft.step or draft.data.paused_step or ReportStep.ROLE)
+        await ask_step(update, context, ReportStep.RESUME, draft.data)
+        return ReportStep.RESUME
     await update.effective_chat.send_message(
         _(
             "Let's report a detention. One question at a time; you can skip what you don't know. "
@@ -538,6 +556,16 @@ async def resume_report(update: Update, context: JiynContext) -> ReportStep | in
     await _save(update, context, step, data)
     await ask_step(update, context, step, data)
     return step
+
+
+async def type_resume(update: Update, context: JiynContext) -> ReportStep | int:
+    """A typed "continue" or "start over" about the unfinished draft."""
+    choice = RESUME_ANSWERS.match(update.effective_message.text or "")
+    if choice == "continue":
+        return await resume_report(update, context)
+    if choice == "restart":
+        return await restart_report(update, context)
+    return await _not_understood(update, context, ReportStep.RESUME)
 
 
 async def restart_report(update: Update, context: JiynContext) -> ReportStep | int:
@@ -1234,6 +1262,7 @@ def report_conversation() -> ConversationHandler:
                     CallbackQueryHandler(choose_consent, pattern=r"^report:consent:(yes|no)$"),
                     MessageHandler(text, type_consent),
                 ],
+                ReportStep.RESUME: [MessageHandler(text, type_resume)],
                 ReportStep.SUMMARY: [
                     CallbackQueryHandler(confirm_report, pattern=r"^report:confirm$"),
                     CallbackQueryHandler(edit_field, pattern=r"^report:edit:[a-z]+$"),

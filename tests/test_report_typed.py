@@ -379,3 +379,20 @@ async def test_times_are_utc_read_back_and_shown_local_on_a_non_utc_host(
         admin = Reviewer(bot, api.user(ADMIN_ID, language_code="en"))
         card = said(await admin.opens(row.id))
         assert any(shown in card for shown in _shown_times(now, zone, "%d.%m.%Y %H:%M"))
+
+
+async def test_continue_or_start_over_can_be_typed(bot: RunningBot) -> None:
+    person = Person(bot, bot.api.user(12_601, language_code="ru"))
+    await person.says("/report")
+    await person.says("я видел")
+    await person.says("/help")  # pauses the report
+    calls = await person.says("/report")
+    assert "Продолжить" in str([c.params.get("reply_markup") for c in calls])
+    calls = await person.says("продолжить")
+    assert "Когда это произошло?" in person.texts(calls)  # the question it stopped at
+    await person.says("/help")
+    await person.says("/report")
+    calls = await person.says("начать заново")
+    assert "Кто сообщает?" in person.texts(calls)
+    draft = await services(bot).reports.get_draft(person.chat_id)
+    assert draft is not None and draft.data.role is None  # the old answers are gone
