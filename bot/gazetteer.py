@@ -39,12 +39,13 @@ def valid_coordinates(latitude: float, longitude: float) -> bool:
 
 @dataclass(frozen=True)
 class Place:
-    """A settlement: its key (stored in reports), names, position and size."""
+    """A settlement: its key (stored in reports), names, position and size. A place whose
+    position is not known (None) is found by name only."""
 
     key: str
     names: dict[str, str]
-    latitude: float
-    longitude: float
+    latitude: float | None
+    longitude: float | None
     population: int
     main: bool
 
@@ -74,11 +75,12 @@ class Gazetteer:
         """The nearest settlement and its distance, if one is within PLACE_RADIUS_KM."""
         if not valid_coordinates(latitude, longitude):
             return None
-        best = min(
-            self.places.values(),
-            key=lambda p: distance_km(latitude, longitude, p.latitude, p.longitude),
-        )
-        distance = distance_km(latitude, longitude, best.latitude, best.longitude)
+        distances = [
+            (distance_km(latitude, longitude, p.latitude, p.longitude), p)
+            for p in self.places.values()
+            if p.latitude is not None and p.longitude is not None
+        ]
+        distance, best = min(distances, key=lambda pair: pair[0])
         return (best, distance) if distance <= PLACE_RADIUS_KM else None
 
     def find(self, text: str) -> Place | None:

@@ -86,10 +86,21 @@ def test_the_gazetteer_covers_the_country_with_three_names_each() -> None:
     }  # fmt: skip
     for place in places.values():
         assert all(place.names[lang].strip() for lang in ("kk", "ru", "en"))
+        if place.latitude is None or place.longitude is None:
+            assert place.key == "koyandy"  # found by name only
+            continue
         assert valid_coordinates(place.latitude, place.longitude)
         assert 40 <= place.latitude <= 56 and 46 <= place.longitude <= 88, place.key
     assert places["zhanaozen"].names == {"kk": "Жаңаөзен", "ru": "Жанаозен", "en": "Zhanaozen"}
     assert "GeoNames" in json.loads(DATA_FILE.read_text(encoding="utf-8"))["source"]
+
+
+def test_every_town_of_the_knowledge_base_is_in_the_gazetteer() -> None:
+    knowledge = load_knowledge()
+    cities = {a.case.city for a in knowledge.by_kind("cases") if a.case is not None}
+    cities |= {a.venue_list.city for a in knowledge.by_kind("venues") if a.venue_list}
+    assert cities - {"multiple", "nationwide"} <= set(gazetteer().places)
+    assert gazetteer().find("Қоянды ауылы").key == "koyandy"  # type: ignore[union-attr]
 
 
 def test_venue_cities_have_the_venue_articles_names() -> None:
