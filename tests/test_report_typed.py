@@ -22,6 +22,7 @@ from bot.gazetteer import gazetteer
 from bot.localapi import LocalBotApi
 from bot.models import Report
 from tests.harness import TEST_KEY, Person, RunningBot, make_settings, run_bot, settle
+from tests.test_report_e2e import _database_bytes
 from tests.test_review_export import documents, read_csv
 from tests.test_review_support import (
     ADMIN_ID,
@@ -206,6 +207,9 @@ async def test_a_town_the_gazetteer_does_not_know_is_kept_as_typed(
         [row] = await _rows(bot)
         assert row.city == "other"
         assert CIPHER.decrypt_json(row.location_enc)["town"] == UNKNOWN_TOWN
+        # Kept with the place, encrypted: a typed town may be anything the person wrote.
+        raw = await _database_bytes(database_url, tmp_path)
+        assert UNKNOWN_TOWN.encode() not in raw
         await make_volunteer(bot, VOLUNTEER_ID)
         card = said(await Reviewer(bot, people["volunteer"]).opens(row.id))
         assert f"City:</b> {UNKNOWN_TOWN}" in card
