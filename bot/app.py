@@ -51,6 +51,7 @@ from handlers import (
     start,
     venues,
 )
+from handlers.review_common import town_name
 from knowledge.loader import load_knowledge
 
 log = logging.getLogger(__name__)
@@ -91,13 +92,9 @@ async def _post_init(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
     settings = services.settings
     if settings.volunteer_chat_id is not None:
-        knowledge = services.knowledge
 
         def city_name(city: str, language: str) -> str:
-            article = knowledge.get(f"venues-{city}")
-            if article is None or article.venue_list is None:
-                return city
-            return article.venue_list.city_name.get(language)
+            return town_name(language, city)
 
         async def send(chat_id: int, text: str) -> object:
             return await application.bot.send_message(chat_id, text, parse_mode="HTML")

@@ -30,8 +30,10 @@ class ConsoleChat:
         self.api = api
         self.user = user
         self.out = out
-        # Numbered choices of the latest message with buttons: (kind, message, payload).
-        self.choices: list[tuple[str, dict[str, Any], Any]] = []
+        # The buttons on screen, by number: those of the newest inline keyboard and of the reply
+        # keyboard in force, numbered apart (two messages with buttons, such as "Send my
+        # location" and an inline "Skip", must not both show [1]).
+        self.choices: dict[int, tuple[str, dict[str, Any], Any]] = {}
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -43,17 +45,25 @@ class ConsoleChat:
         rows = markup.get("inline_keyboard") or markup.get("keyboard")
         if not rows:
             if markup.get("remove_keyboard"):
-                self.choices = [c for c in self.choices if c[0] == "inline"]
+                self._drop("reply")
             return
-        inline = "inline_keyboard" in markup
-        self.choices = []
+        kind = "inline" if "inline_keyboard" in markup else "reply"
+        if kind == "reply":
+            self.choices = {}  # a reply keyboard comes with a new question
+        else:
+            self._drop("inline")  # the newest inline keyboard replaces the older one
+        number = max(self.choices, default=0)
         for row in rows:
             labels = []
             for button in row:
                 button = {"text": button} if isinstance(button, str) else button
-                self.choices.append(("inline" if inline else "reply", message, button))
-                labels.append(f"[{len(self.choices)}] {button.get('text', '')}")
+                number += 1
+                self.choices[number] = (kind, message, button)
+                labels.append(f"[{number}] {button.get('text', '')}")
             self._print("   " + "   ".join(labels))
+
+    def _drop(self, kind: str) -> None:
+        self.choices = {n: choice for n, choice in self.choices.items() if choice[0] != kind}
 
     def on_call(self, call: ApiCall) -> None:
         """Render one Bot API call of the bot, if it shows something to the person."""
@@ -117,8 +127,8 @@ class ConsoleChat:
             )
             self._print(f"   (your Telegram app language is now {parts[1]})")
             return True
-        if text.isdigit() and 1 <= int(text) <= len(self.choices):
-            kind, message, button = self.choices[int(text) - 1]
+        if text.isdecimal() and int(text) in self.choices:
+            kind, message, button = self.choices[int(text)]
             if kind == "inline" and button.get("callback_data"):
                 self.api.press_button(self.user, message, button["callback_data"])
             elif kind == "inline":

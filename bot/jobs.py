@@ -18,7 +18,7 @@ from bot.i18n import gettext_for
 from bot.models import utcnow
 from bot.services import gaps, users
 from bot.services.notify import VolunteerNotifier
-from bot.services.review import DigestCounts, ReviewService, as_utc
+from bot.services.review import DigestCounts, ReviewService
 from handlers.review_common import city_label
 from handlers.review_team import register_team_commands
 
@@ -127,7 +127,7 @@ async def escalate_unclaimed_urgent(context: JiynContext) -> None:
             lines.append(
                 f"🚨 <b>{html.escape(item.code)}</b> · "
                 f"{html.escape(city_label(context, item.city, language))} · "
-                f"{as_utc(item.created_at).astimezone(timezone).strftime('%d.%m %H:%M')}"
+                f"{item.created_at.astimezone(timezone).strftime('%d.%m %H:%M')}"
             )
         lines.append(html.escape(_("Open /queue in a private chat with the bot and claim them.")))
         await send_to_volunteer_chat(notifier, "\n".join(lines))

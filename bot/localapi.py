@@ -118,8 +118,21 @@ _DEFAULT_DESCRIPTIONS = {
     502: "Bad Gateway",
 }
 _MESSAGE_METHODS = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "sendLocation", "sendVenue", "copyMessage"}
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendVideo",
+        "sendVoice",
+        "sendVideoNote",
+        "sendAudio",
+        "sendLocation",
+        "sendVenue",
+        "copyMessage",
+    }
 )
+# Media sent by file id or upload, beyond photos and documents: kind → file id prefix.
+_MEDIA_KINDS = {"video": "BAAC", "voice": "AwAC", "video_note": "DQAC", "audio": "CQAC"}
 
 
 @dataclass
@@ -339,6 +352,10 @@ class LocalBotApi:
                 "sendMessage": self._send_message,
                 "sendPhoto": self._send_photo,
                 "sendDocument": self._send_document,
+                "sendVideo": self._media_sender("video"),
+                "sendVoice": self._media_sender("voice"),
+                "sendVideoNote": self._media_sender("video_note"),
+                "sendAudio": self._media_sender("audio"),
                 "sendLocation": self._send_location,
                 "sendVenue": self._send_venue,
                 "sendChatAction": self._send_chat_action,
@@ -518,6 +535,27 @@ class LocalBotApi:
             message["caption"] = caption
         return self._queue_message("message", message)
 
+    def send_voice(
+        self, user: Mapping[str, Any] | int, data: bytes = b"OggS\x00voice", duration: int = 3
+    ) -> JsonDict:
+        """The user sends a voice message (recorded in the app)."""
+        message = self._user_message(user, None)
+        stored = self._store_file("voice", data, mime_type="audio/ogg")
+        message["voice"] = _media_dict("voice", stored, duration)
+        return self._queue_message("message", message)
+
+    def send_video_note(
+        self,
+        user: Mapping[str, Any] | int,
+        data: bytes = b"\x00\x00\x00\x18ftypmp42",
+        duration: int = 2,
+    ) -> JsonDict:
+        """The user sends a video note (the round video recorded in the app)."""
+        message = self._user_message(user, None)
+        stored = self._store_file("video_note", data, width=240, height=240)
+        message["video_note"] = _media_dict("video_note", stored, duration)
+        return self._queue_message("message", message)
+
     def send_sticker(self, user: Mapping[str, Any] | int, emoji: str = "👍") -> JsonDict:
         """The user sends a sticker."""
         message = self._user_message(user, None)
@@ -575,6 +613,29 @@ class LocalBotApi:
                 }
             }
         )
+
+    def press_bare_button(
+        self,
+        user: Mapping[str, Any] | int,
+        *,
+        message: Mapping[str, Any] | None = None,
+        inline_message_id: str | None = None,
+        data: str | None = None,
+        game_short_name: str | None = None,
+    ) -> JsonDict:
+        """A button press as Telegram may deliver it without the usual parts: under a message
+        sent in inline mode (no message, an inline_message_id), or with no data."""
+        query_id = str(4_000_000_000_000 + next(self._query_numbers))
+        self._pending_callback_queries.add(query_id)
+        query: JsonDict = {"id": query_id, "from": self._known_user(user), "chat_instance": "-1"}
+        optional = {
+            "message": copy.deepcopy(dict(message)) if message is not None else None,
+            "inline_message_id": inline_message_id,
+            "data": data,
+            "game_short_name": game_short_name,
+        }
+        query.update({key: value for key, value in optional.items() if value is not None})
+        return self._queue({"callback_query": query})
 
     def send_inline_query(
         self, user: Mapping[str, Any] | int, query: str, *, offset: str = ""
@@ -1350,10 +1411,12 @@ class LocalBotApi:
             path = f"photos/file_{number}.jpg"
         elif kind == "sticker":
             path = f"stickers/file_{number}.webp"
+        elif kind in _MEDIA_KINDS:
+            path = f"{kind}s/file_{number}"
         else:
             suffix = file_name.rsplit(".", 1)[-1] if file_name and "." in file_name else ""
             path = f"documents/file_{number}" + (f".{suffix}" if suffix else "")
-        prefix = {"photo": "AgAC", "sticker": "CAAC"}.get(kind, "BQAC")
+        prefix = {"photo": "AgAC", "sticker": "CAAC", **_MEDIA_KINDS}.get(kind, "BQAC")
         stored = _StoredFile(
             file_id=prefix + secrets.token_urlsafe(24),
             file_unique_id="AQAD" + secrets.token_urlsafe(9),
@@ -1481,6 +1544,25 @@ class LocalBotApi:
             )
         content["document"] = _document_dict(source)
         return self._store_bot_message(self._bot_message(chat, content, reply_to), markup)
+
+    def _media_sender(self, kind: str) -> Callable[[JsonDict], Any]:
+        """sendVideo, sendVoice, sendVideoNote, sendAudio: a file of that kind, by file id or
+        upload."""
+
+        async def send(params: JsonDict) -> JsonDict:
+            chat = self._target_chat(params)
+            source = self._input_file(params, kind, kind)
+            content = {} if kind == "video_note" else self._caption(params)
+            markup = self._checked_markup(params.get("reply_markup"))
+            reply_to = self._reply_to(params, chat)
+            if isinstance(source, UploadedFile):
+                source = self._store_file(
+                    kind, source.data, file_name=source.filename, mime_type=source.content_type
+                )
+            content[kind] = _media_dict(kind, source, int(params.get("duration") or 1))
+            return self._store_bot_message(self._bot_message(chat, content, reply_to), markup)
+
+        return send
 
     def _checked_location(self, params: JsonDict) -> JsonDict:
         coordinates: list[float] = []
@@ -1854,6 +1936,16 @@ def _document_dict(stored: _StoredFile) -> JsonDict:
     if stored.mime_type:
         document["mime_type"] = stored.mime_type
     return document
+
+
+def _media_dict(kind: str, stored: _StoredFile, duration: int) -> JsonDict:
+    """A Video, Voice, VideoNote or Audio object."""
+    media = {**_document_dict(stored), "duration": duration}
+    if kind == "video":
+        media.update(width=stored.width or 640, height=stored.height or 360)
+    elif kind == "video_note":
+        media["length"] = stored.width or 240
+    return media
 
 
 def _checked_inline_keyboard(rows: Any) -> list[list[JsonDict]]:

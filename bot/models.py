@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -15,12 +16,39 @@ from sqlalchemy import (
     LargeBinary,
     String,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment stored in UTC and always read back as an aware UTC datetime. SQLite keeps no
+    time zone: its values come back naive, and Python takes a naive datetime for the host's
+    local time, so on a server not set to UTC every time shown would be off."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Aware moments are converted to UTC; a naive one is taken as UTC already."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """The stored moment, aware, in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -47,10 +75,8 @@ class User(Base):
         Enum(Role, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r]),
         default=Role.USER,
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Feedback(Base):
@@ -62,7 +88,7 @@ class Feedback(Base):
     article_id: Mapped[str] = mapped_column(String(64), index=True)
     helpful: Mapped[bool]
     language: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class QuestionGap(Base):
@@ -104,10 +130,11 @@ class Report(Base):
     reporter_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     reporter_chat_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     reporter_language: Mapped[str] = mapped_column(String(8))
-    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     city: Mapped[str | None] = mapped_column(String(32), index=True)
     location_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    people_count: Mapped[int | None] = mapped_column(Integer)
+    # As the reporter gave it: a number ("3"), a range ("2-5", "6-20", "20+") or "unknown".
+    people: Mapped[str | None] = mapped_column(String(16))
     detained_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     police_unit_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     details_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -115,19 +142,17 @@ class Report(Base):
     contact_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     contact_via_telegram: Mapped[bool] = mapped_column(default=True)
     consent_to_contact: Mapped[bool] = mapped_column(default=False)
-    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Volunteer review. duplicate_of_id has no foreign key: SQLite cannot add one to an existing
     # table without rebuilding it, and reports are never deleted (only their fields cleared).
     claimed_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    stale_reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stale_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duplicate_of_id: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_number: Mapped[int | None] = mapped_column(Integer)
@@ -146,9 +171,9 @@ class ReportDraft(Base):
     step: Mapped[int] = mapped_column(Integer)
     data_enc: Mapped[bytes] = mapped_column(LargeBinary)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReportEvent(Base):
@@ -161,7 +186,7 @@ class ReportEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
     action: Mapped[str] = mapped_column(String(32))
     detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PendingInput(Base):
@@ -176,8 +201,8 @@ class PendingInput(Base):
     kind: Mapped[str] = mapped_column(String(16))
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
     target_id: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class VolunteerInvite(Base):
@@ -189,10 +214,10 @@ class VolunteerInvite(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_by: Mapped[int | None] = mapped_column(BigInteger)
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEntry(Base):
@@ -208,9 +233,7 @@ class AuditEntry(Base):
     # No foreign key: a refused, forged button may name a report that does not exist.
     report_id: Mapped[int | None] = mapped_column(Integer)
     detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class JobState(Base):
@@ -221,4 +244,4 @@ class JobState(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_key: Mapped[str] = mapped_column(String(32))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -44,10 +44,12 @@ async def load_user(update: Update, context: JiynContext) -> None:
 
 
 def _acceptable_button(query: CallbackQuery) -> bool:
-    """A press the handlers can act on: its message is there (handlers reply next to it), and
-    its data could be ours (the bot writes it in printable ASCII without spaces, so anything
-    else was forged, and would slip through patterns like "^...$" with a trailing newline)."""
-    if query.inline_message_id is None and not isinstance(query.message, Message):
+    """A press the handlers can act on: its message is there (handlers reply next to it; a
+    button under a message sent in inline mode has none, only an inline_message_id), and it
+    has data that could be ours (the bot writes it in printable ASCII without spaces, so
+    anything else was forged, and would slip through patterns like "^...$" with a trailing
+    newline)."""
+    if not isinstance(query.message, Message):
         return False
     data = query.data
-    return data is None or (data.isascii() and data.isprintable() and " " not in data)
+    return data is not None and data.isascii() and data.isprintable() and " " not in data

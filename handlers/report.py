@@ -27,12 +27,15 @@ from telegram.ext import (
 )
 
 from bot.context import JiynContext
+from bot.gazetteer import OTHER, gazetteer, valid_coordinates
+from bot.matching import Answers
 from bot.models import utcnow
 from bot.persistence import REPORT_CONVERSATION
 from bot.services import reports as limits
-from bot.services.reports import DraftData, TooManyReports
+from bot.services.reports import PEOPLE_RANGES, UNKNOWN_PEOPLE, DraftData, TooManyReports
 from bot.telegram_html import clip_utf16
 from handlers import language, rights, start, venues
+from handlers.review_common import people_label, town_name
 
 
 class ReportStep(IntEnum):
@@ -52,10 +55,153 @@ class ReportStep(IntEnum):
     CONTACT = 11
     CONSENT = 12
     SUMMARY = 13
+    # "Continue or start over?" about an unfinished draft. Never saved: after a restart the
+    # person is simply at the draft's step.
+    RESUME = 14
 
 
 ROLES = ("now", "self", "witness", "relative")
-COUNT_CHOICES = {"1": 1, "2-5": 5, "6-20": 20, "20+": 21}
+COUNT_CHOICES = ("1", *PEOPLE_RANGES)
+# What people type instead of pressing a button, per question, in kk/ru/en (matched after
+# folding scripts, endings and typos: bot.matching).
+ROLE_ANSWERS = Answers(
+    {
+        "now": [
+            "меня задерживают", "задерживают меня", "меня сейчас задерживают",
+            "мені ұстап жатыр", "мені қазір ұстап жатыр", "ұстап жатыр",
+            "I am being detained", "being detained", "they are detaining me",
+        ],
+        "self": [
+            "меня задержали", "задержали меня", "я был задержан", "я была задержана",
+            "мені ұстады", "мені ұстаған", "мен ұсталдым", "I was detained", "detained me",
+        ],
+        "witness": [
+            "видел", "видела", "видели", "свидетель", "очевидец", "я видел задержание",
+            "көрдім", "куәгер", "куәмін", "witness", "I saw", "saw",
+        ],
+        "relative": [
+            "родственник", "родственница", "родные", "друг", "подруга", "знакомый", "брат",
+            "сестра", "мама", "мать", "папа", "отец", "сын", "дочь", "муж", "жена",
+            "туыс", "туысым", "туысқаным", "досым", "ағам", "інім", "әпкем", "қарындасым",
+            "анам", "әкем", "ұлым", "қызым", "күйеуім", "әйелім", "relative", "friend",
+            "family", "brother", "sister", "mother", "mom", "father", "dad", "son", "daughter",
+            "husband", "wife",
+        ],
+    }
+)  # fmt: skip
+WHEN_ANSWERS = Answers(
+    {
+        "now": [
+            "сейчас", "прямо сейчас", "только что", "қазір", "дәл қазір", "жаңа ғана",
+            "now", "right now", "just now",
+        ],
+        "today": ["сегодня", "сегодня днём", "бүгін", "today", "earlier today", "this morning"],
+        "custom": [
+            "другой день", "другое время", "вчера", "позавчера", "кеше", "басқа күн",
+            "басқа уақыт", "another day", "other day", "another time", "yesterday",
+        ],
+    }
+)  # fmt: skip
+COUNT_ANSWERS = Answers(
+    {
+        "1": ["один", "одна", "одного", "одну", "бір", "біреу", "one"],
+        "2-5": [
+            "2-5", "несколько", "двое", "трое", "бірнеше", "екеу", "үшеу", "a few", "few",
+            "several", "couple",
+        ],
+        "6-20": ["6-20", "десяток", "около десяти", "ондаған", "about ten", "a dozen"],
+        "20+": [
+            "20+", "больше 20", "более 20", "больше двадцати", "много", "очень много",
+            "толпа", "сотни", "20-дан көп", "көп", "өте көп", "жиырмадан көп",
+            "more than 20", "over 20", "many", "a lot", "lots", "dozens", "hundreds",
+        ],
+        UNKNOWN_PEOPLE: [
+            "не знаю", "неизвестно", "не уверен", "білмеймін", "белгісіз",
+            "I don't know", "don't know", "unknown", "not sure",
+        ],
+    }
+)  # fmt: skip
+YES_NO_ANSWERS = Answers(
+    {
+        "yes": [
+            "да", "ага", "конечно", "можно", "пусть", "иә", "ия", "әрине", "болады",
+            "yes", "yeah", "yep", "sure", "ok", "okay", "of course",
+        ],
+        "no": [
+            "нет", "не надо", "не нужно", "нельзя", "не звоните", "жоқ", "керек емес",
+            "болмайды", "no", "nope", "don't",
+        ],
+    },
+    exclusive=True,
+)  # fmt: skip
+# A typed "skip" is read only when it is the whole message: the free-text questions take
+# anything, and a sentence that contains "I don't know" is an answer.
+SKIP_PHRASES = [
+    "пропустить", "пропуск", "дальше", "далее", "не знаю", "неизвестно", "нет", "никак",
+    "өткізу", "өткізіп жіберу", "келесі", "білмеймін", "белгісіз", "жоқ",
+    "skip", "next", "I don't know", "don't know", "unknown", "no", "none", "n/a",
+]  # fmt: skip
+SKIP_ANSWERS = Answers({"skip": SKIP_PHRASES})
+DONE_ANSWERS = Answers(
+    {
+        "done": [
+            "готово", "всё", "все", "хватит", "достаточно", "больше нет", "болды", "дайын",
+            "бітті", "болдым", "done", "finished", "that's all", "ready", *SKIP_PHRASES,
+        ]
+    }
+)  # fmt: skip
+CONTACT_ANSWERS = Answers(
+    {
+        "telegram": [
+            "здесь", "тут", "в чате", "через бота", "через чат", "телеграм", "в телеграме",
+            "только через этот чат", "осында", "осы чатта", "бот арқылы", "телеграм арқылы",
+            "here", "this chat", "in this chat", "telegram", "through the bot",
+            "only through this chat",
+        ]
+    }
+)  # fmt: skip
+OTHER_TOWN_ANSWERS = Answers(
+    {
+        OTHER: [
+            "другой город", "другой", "другое", "другой населённый пункт", "село", "посёлок",
+            "басқа", "басқа қала", "ауыл", "another town", "other", "another", "village",
+        ]
+    }
+)  # fmt: skip
+SUMMARY_ANSWERS = Answers(
+    {
+        "confirm": [
+            "отправить", "отправляй", "отправь", "всё верно", "верно", "да", "жіберу",
+            "жібер", "жіберіңіз", "дұрыс", "иә", "send", "send it", "confirm", "yes",
+            "correct",
+        ],
+        "when": ["когда", "время", "дата", "қашан", "уақыт", "күні", "when", "time", "date"],
+        "where": ["где", "место", "город", "қайда", "орын", "қала", "where", "place", "city"],
+        "count": ["сколько", "количество", "қанша", "how many", "count", "number"],
+        "name": ["имя", "фио", "аты", "есімі", "name"],
+        "police": ["полиция", "отдел полиции", "полиция бөлімі", "police"],
+        "details": [
+            "что случилось", "описание", "подробности", "не болды", "сипаттама",
+            "what happened", "details",
+        ],
+        "media": ["фото", "видео", "голосовое", "сурет", "photo", "photos", "video", "media"],
+        "contact": ["контакт", "телефон", "связь", "байланыс", "contact", "phone"],
+    }
+)  # fmt: skip
+RESUME_ANSWERS = Answers(
+    {
+        "continue": [
+            "продолжить", "продолжаю", "продолжим", "жалғастыру", "жалғастырамын",
+            "continue", "go on", "resume",
+        ],
+        "restart": [
+            "заново", "начать заново", "сначала", "новое", "басынан", "қайта бастау", "жаңадан",
+            "start over", "restart", "new", "from the start",
+        ],
+    },
+    exclusive=True,
+)  # fmt: skip
+PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()\-]{8,18}[0-9]$")
 EDITABLE = {
     "when": ReportStep.WHEN,
     "where": ReportStep.WHERE,
@@ -79,7 +225,6 @@ NEXT_STEP = {
     ReportStep.CONTACT: ReportStep.CONSENT,
     ReportStep.CONSENT: ReportStep.SUMMARY,
 }
-CITY_DETECTION_KM = 60.0
 # The summary must fit one message (4096 UTF-16 units). Every answer is shown whole up to this
 # length; only the longest (what happened, up to MAX_DETAILS) can be cut, and it is stored whole.
 SUMMARY_VALUE_LIMIT = 1200
@@ -91,16 +236,6 @@ DATE_PATTERN = re.compile(
 
 def _button(label: str, data: str) -> list[InlineKeyboardButton]:
     return [InlineKeyboardButton(label, callback_data=data)]
-
-
-def _city_name(context: JiynContext, city: str | None) -> str:
-    _ = context.gettext
-    if not city or city == "other":
-        return _("another town")
-    article = context.services.knowledge.get(f"venues-{city}")
-    if article is None or article.venue_list is None:
-        return city
-    return article.venue_list.city_name.get(context.language)
 
 
 def _format_when(context: JiynContext, iso: str | None) -> str:
@@ -120,18 +255,18 @@ def summary_text(context: JiynContext, data: DraftData) -> str:
         "relative": _("A relative or friend was detained"),
     }
     where = data.place or ""
-    if data.latitude is not None:
+    if data.latitude is not None and data.longitude is not None:
         where = (where + " " if where else "") + f"📍 {data.latitude:.5f}, {data.longitude:.5f}"
     contact = _("through Telegram") if data.contact == "telegram" else _("by phone")
     rows = [
         (_("Who is reporting"), role_names.get(data.role or "", "—")),
         (_("When"), _format_when(context, data.occurred_at)),
-        (_("Where"), f"{where or '—'} ({_city_name(context, data.city)})"),
-        (_("How many people"), str(data.people_count) if data.people_count else _("not known")),
+        (_("Where"), f"{where or '—'} ({town_name(context.language, data.city, data.town)})"),
+        (_("How many people"), people_label(_, data.people)),
         (_("Name"), data.name or _("not known")),
         (_("Police unit"), data.police or _("not known")),
         (_("What happened"), data.details or "—"),
-        (_("Photos and videos"), str(len(data.media))),
+        (_("Photos, videos and voice messages"), str(len(data.media))),
         (_("Contact"), contact),
         (_("Volunteers may contact you"), _("yes") if data.consent else _("no")),
     ]
@@ -155,7 +290,7 @@ def summary_keyboard(context: JiynContext) -> InlineKeyboardMarkup:
         "name": _("✏️ Name"),
         "police": _("✏️ Police"),
         "details": _("✏️ What happened"),
-        "media": _("✏️ Photos"),
+        "media": _("✏️ Attachments"),
         "contact": _("✏️ Contact"),
     }
     edit_buttons = [
@@ -214,19 +349,18 @@ async def ask_step(update: Update, context: JiynContext, step: ReportStep, data:
         )
         await chat.send_message(_("Or:"), reply_markup=InlineKeyboardMarkup([skip]))
     elif step == ReportStep.CITY:
-        articles = [
-            a for a in context.services.knowledge.by_kind("venues") if a.venue_list is not None
-        ]
         buttons = [
             InlineKeyboardButton(
-                a.venue_list.city_name.get(context.language),
-                callback_data=f"report:city:{a.venue_list.city}",
+                place.name(context.language), callback_data=f"report:city:{place.key}"
             )
-            for a in articles
+            for place in gazetteer().main_places(context.language)
         ]
-        buttons.append(InlineKeyboardButton(_("Another town"), callback_data="report:city:other"))
         rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-        await chat.send_message(_("Which city?"), reply_markup=InlineKeyboardMarkup(rows))
+        rows.append(_button(_("Another town or village"), "report:city:other"))
+        await chat.send_message(
+            _("Which town or village? Choose it or type its name."),
+            reply_markup=InlineKeyboardMarkup(rows),
+        )
     elif step == ReportStep.COUNT:
         await chat.send_message(
             _("How many people were detained? Choose or type a number."),
@@ -238,7 +372,7 @@ async def ask_step(update: Update, context: JiynContext, step: ReportStep, data:
                         InlineKeyboardButton("6–20", callback_data="report:count:6-20"),
                         InlineKeyboardButton(_("more than 20"), callback_data="report:count:20+"),
                     ],
-                    _button(_("I don't know"), "report:skip"),
+                    _button(_("I don't know"), "report:count:unknown"),
                 ]
             ),
         )
@@ -264,14 +398,18 @@ async def ask_step(update: Update, context: JiynContext, step: ReportStep, data:
         )
     elif step == ReportStep.MEDIA:
         await chat.send_message(
-            _("Photos or videos? Send them now, then press Done."),
+            _(
+                "Photos, videos or voice messages? Send them now, then press Done. If you can "
+                "only speak, record a voice message."
+            ),
             reply_markup=InlineKeyboardMarkup([_button(_("Done"), "report:media:done"), skip]),
         )
     elif step == ReportStep.CONTACT:
         await chat.send_message(
             _(
                 "How can volunteers reach you? By default they write to you here, through the "
-                "bot, without seeing your Telegram account. You can also share your phone number."
+                "bot, without seeing your Telegram account. You can also share or type your "
+                "phone number."
             ),
             reply_markup=ReplyKeyboardMarkup(
                 [[KeyboardButton(_("📞 Share my phone number"), request_contact=True)]],
@@ -294,6 +432,16 @@ async def ask_step(update: Update, context: JiynContext, step: ReportStep, data:
                         InlineKeyboardButton(_("Yes"), callback_data="report:consent:yes"),
                         InlineKeyboardButton(_("No"), callback_data="report:consent:no"),
                     ]
+                ]
+            ),
+        )
+    elif step == ReportStep.RESUME:
+        await chat.send_message(
+            _("You have an unfinished report. Continue it or start over?"),
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    _button(_("Continue"), "report:resume"),
+                    _button(_("Start over"), "report:restart"),
                 ]
             ),
         )
@@ -384,16 +532,8 @@ async def start_report(update: Update, context: JiynContext) -> ReportStep | int
     await _answer_query(update)
     draft = await context.services.reports.get_draft(update.effective_user.id)
     if draft is not None:
-        await update.effective_chat.send_message(
-            _("You have an unfinished report. Continue it or start over?"),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    _button(_("Continue"), "report:resume"),
-                    _button(_("Start over"), "report:restart"),
-                ]
-            ),
-        )
-        return ReportStep(draft.step or draft.data.paused_step or ReportStep.ROLE)
+        await ask_step(update, context, ReportStep.RESUME, draft.data)
+        return ReportStep.RESUME
     await update.effective_chat.send_message(
         _(
             "Let's report a detention. One question at a time; you can skip what you don't know. "
@@ -416,6 +556,16 @@ async def resume_report(update: Update, context: JiynContext) -> ReportStep | in
     await _save(update, context, step, data)
     await ask_step(update, context, step, data)
     return step
+
+
+async def type_resume(update: Update, context: JiynContext) -> ReportStep | int:
+    """A typed "continue" or "start over" about the unfinished draft."""
+    choice = RESUME_ANSWERS.match(update.effective_message.text or "")
+    if choice == "continue":
+        return await resume_report(update, context)
+    if choice == "restart":
+        return await restart_report(update, context)
+    return await _not_understood(update, context, ReportStep.RESUME)
 
 
 async def restart_report(update: Update, context: JiynContext) -> ReportStep | int:
@@ -470,9 +620,21 @@ async def reject_input(update: Update, context: JiynContext) -> ReportStep:
     if update.callback_query:
         await update.callback_query.answer(_("This button belongs to an earlier question."))
     else:
+        # Every question takes a typed answer, so inviting one is never a trap.
         await update.effective_chat.send_message(
             _("That doesn't answer the question. Please use the buttons or type your answer.")
         )
+    await ask_step(update, context, step, data)
+    return step
+
+
+async def _not_understood(update: Update, context: JiynContext, step: ReportStep) -> ReportStep:
+    """A typed answer that means none of the buttons: say so and ask the same question."""
+    _ = context.gettext
+    data = await _answers(update, context)
+    await update.effective_chat.send_message(
+        _("I didn't understand that answer. Press a button, or write it in other words.")
+    )
     await ask_step(update, context, step, data)
     return step
 
@@ -490,10 +652,22 @@ async def _too_long(update: Update, context: JiynContext, limit: int) -> ReportS
 # ---------------------------------------------------------------- answers
 
 
-async def choose_role(update: Update, context: JiynContext) -> ReportStep:
-    """Who is reporting; "being detained now" files an urgent report at once."""
+async def choose_role(update: Update, context: JiynContext) -> ReportStep | int:
+    """Who is reporting, from the buttons."""
     await _answer_query(update)
-    role = update.callback_query.data.rsplit(":", 1)[-1]
+    return await _set_role(update, context, update.callback_query.data.rsplit(":", 1)[-1])
+
+
+async def type_role(update: Update, context: JiynContext) -> ReportStep | int:
+    """Who is reporting, typed."""
+    role = ROLE_ANSWERS.match(update.effective_message.text or "")
+    if role is None:
+        return await _not_understood(update, context, ReportStep.ROLE)
+    return await _set_role(update, context, role)
+
+
+async def _set_role(update: Update, context: JiynContext, role: str) -> ReportStep | int:
+    """Save the role; "being detained now" files an urgent report at once."""
     data = await _answers(update, context)
     data.role = role
     if role != "now":
@@ -545,7 +719,24 @@ async def _refuse_flood(update: Update, context: JiynContext) -> int:
 async def choose_when(update: Update, context: JiynContext) -> ReportStep:
     """Now, earlier today, or another moment typed next."""
     await _answer_query(update)
-    choice = update.callback_query.data.rsplit(":", 1)[-1]
+    return await _set_when(update, context, update.callback_query.data.rsplit(":", 1)[-1])
+
+
+async def type_when_choice(update: Update, context: JiynContext) -> ReportStep:
+    """A typed answer to "when": a date and time, or words meaning one of the buttons."""
+    text = update.effective_message.text or ""
+    moment = _typed_moment(context, text)
+    if moment is not None:
+        data = await _answers(update, context)
+        data.occurred_at = moment.isoformat()
+        return await _advance(update, context, ReportStep.WHEN, data)
+    choice = WHEN_ANSWERS.match(text)
+    if choice is None:
+        return await _not_understood(update, context, ReportStep.WHEN)
+    return await _set_when(update, context, choice)
+
+
+async def _set_when(update: Update, context: JiynContext, choice: str) -> ReportStep:
     data = await _answers(update, context)
     if choice == "custom":
         return await _next(update, context, ReportStep.WHEN_CUSTOM, data)
@@ -580,12 +771,20 @@ def parse_moment(text: str, now: datetime) -> datetime | None:
     return moment
 
 
+def _typed_moment(context: JiynContext, text: str) -> datetime | None:
+    """A typed date and time within the last year (not in the future), else None."""
+    now = utcnow().astimezone(context.services.settings.timezone)
+    moment = parse_moment(text, now)
+    if moment is None or moment > now + timedelta(minutes=10) or moment < now - timedelta(days=366):
+        return None
+    return moment
+
+
 async def type_when(update: Update, context: JiynContext) -> ReportStep:
     """A typed date and time."""
     _ = context.gettext
-    now = utcnow().astimezone(context.services.settings.timezone)
-    moment = parse_moment(update.effective_message.text or "", now)
-    if moment is None or moment > now + timedelta(minutes=10) or moment < now - timedelta(days=366):
+    moment = _typed_moment(context, update.effective_message.text or "")
+    if moment is None:
         data = await _answers(update, context)
         await update.effective_chat.send_message(
             _("I couldn't read that date. Please write it like 21.11 18:30, not in the future.")
@@ -597,30 +796,30 @@ async def type_when(update: Update, context: JiynContext) -> ReportStep:
     return await _advance(update, context, ReportStep.WHEN_CUSTOM, data)
 
 
-def _detect_city(context: JiynContext, latitude: float, longitude: float) -> str | None:
-    best: tuple[float, str] | None = None
-    for article in context.services.knowledge.by_kind("venues"):
-        if article.venue_list is None:
-            continue
-        for venue in article.venue_list.venues:
-            distance = venues.distance_km(latitude, longitude, venue.lat, venue.lon)
-            if best is None or distance < best[0]:
-                best = (distance, article.venue_list.city)
-    return best[1] if best and best[0] <= CITY_DETECTION_KM else None
-
-
 async def send_location(update: Update, context: JiynContext) -> ReportStep:
-    """A Telegram location: the city is recognised when we know one near."""
+    """A Telegram location, placed in the nearest settlement of the country."""
     _ = context.gettext
     location = update.effective_message.location
+    if not valid_coordinates(location.latitude, location.longitude):
+        await update.effective_chat.send_message(
+            _("This location can't be right. Please send it again, or type the place.")
+        )
+        data = await _answers(update, context)
+        await ask_step(update, context, ReportStep.WHERE, data)
+        return ReportStep.WHERE
     data = await _answers(update, context)
     data.latitude, data.longitude = location.latitude, location.longitude
-    data.city = _detect_city(context, location.latitude, location.longitude) or data.city
-    await update.effective_chat.send_message(
-        _("Location saved."), reply_markup=ReplyKeyboardRemove()
-    )
-    if data.city is None:
+    nearest = gazetteer().nearest(location.latitude, location.longitude)
+    if nearest is None:
+        await update.effective_chat.send_message(
+            _("Location saved."), reply_markup=ReplyKeyboardRemove()
+        )
         return await _next(update, context, ReportStep.CITY, data)
+    data.city, data.town = nearest[0].key, None
+    await update.effective_chat.send_message(
+        _("Location saved: {town}.").format(town=nearest[0].name(context.language)),
+        reply_markup=ReplyKeyboardRemove(),
+    )
     return await _advance(update, context, ReportStep.WHERE, data)
 
 
@@ -630,6 +829,8 @@ async def type_place(update: Update, context: JiynContext) -> ReportStep:
     text = (update.effective_message.text or "").strip()
     if len(text) > limits.MAX_PLACE:
         return await _too_long(update, context, limits.MAX_PLACE)
+    if SKIP_ANSWERS.match(text, whole=True):
+        return await skip_place(update, context)
     data = await _answers(update, context)
     data.place = text
     await update.effective_chat.send_message(_("Place saved."), reply_markup=ReplyKeyboardRemove())
@@ -645,13 +846,46 @@ async def skip_place(update: Update, context: JiynContext) -> ReportStep:
 
 
 async def choose_city(update: Update, context: JiynContext) -> ReportStep:
-    """The city from the buttons (one the bot offers: button data can be forged)."""
+    """The town from the buttons (one of the gazetteer: button data can be forged); "another
+    town" asks for its name."""
+    _ = context.gettext
     city = update.callback_query.data.rsplit(":", 1)[-1]
-    if city != "other" and context.services.knowledge.get(f"venues-{city}") is None:
+    if city != OTHER and gazetteer().get(city) is None:
         return await reject_input(update, context)
     await _answer_query(update)
+    if city == OTHER:
+        await update.effective_chat.send_message(
+            _("Type the name of the town or village."),
+            reply_markup=InlineKeyboardMarkup([_button(_("I'd rather not say"), "report:skip")]),
+        )
+        return ReportStep.CITY
     data = await _answers(update, context)
-    data.city = city
+    data.city, data.town = city, None
+    return await _advance(update, context, ReportStep.CITY, data)
+
+
+async def type_city(update: Update, context: JiynContext) -> ReportStep:
+    """A typed town: the gazetteer's if it knows it (any language, endings, typos), else kept
+    as typed."""
+    _ = context.gettext
+    text = (update.effective_message.text or "").strip()
+    if len(text) > limits.MAX_TOWN:
+        return await _too_long(update, context, limits.MAX_TOWN)
+    if OTHER_TOWN_ANSWERS.match(text, whole=True):
+        await update.effective_chat.send_message(_("Type the name of the town or village."))
+        return ReportStep.CITY
+    data = await _answers(update, context)
+    if SKIP_ANSWERS.match(text, whole=True):
+        data.city, data.town = OTHER, None
+        return await _advance(update, context, ReportStep.CITY, data)
+    place = gazetteer().find(text)
+    if place is not None:
+        data.city, data.town = place.key, None
+        await update.effective_chat.send_message(
+            _("Town: {town}.").format(town=place.name(context.language))
+        )
+    else:
+        data.city, data.town = OTHER, text
     return await _advance(update, context, ReportStep.CITY, data)
 
 
@@ -659,15 +893,32 @@ async def choose_count(update: Update, context: JiynContext) -> ReportStep:
     """How many people, from the buttons."""
     await _answer_query(update)
     data = await _answers(update, context)
-    data.people_count = COUNT_CHOICES[update.callback_query.data.rsplit(":", 1)[-1]]
+    data.people = update.callback_query.data.rsplit(":", 1)[-1]
     return await _advance(update, context, ReportStep.COUNT, data)
 
 
+def parse_people(text: str) -> str | None:
+    """How many people a typed answer says: a number as digits ("3", "3 человека"), a range
+    or "unknown" in words; None if it says none of these or a number out of range."""
+    text = text.strip()
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if text.isdecimal():
+        number = int(text)
+        return str(number) if 1 <= number <= limits.MAX_PEOPLE else None
+    choice = COUNT_ANSWERS.match(text)
+    if choice is not None:
+        return choice
+    numbers = re.findall(r"(?<![\d.,])[0-9]+(?![\d.,])", text)
+    if len(numbers) == 1 and 1 <= int(numbers[0]) <= limits.MAX_PEOPLE:
+        return str(int(numbers[0]))
+    return None
+
+
 async def type_count(update: Update, context: JiynContext) -> ReportStep:
-    """How many people, typed."""
+    """How many people, typed: a number, a range or "I don't know", in words or digits."""
     _ = context.gettext
-    text = (update.effective_message.text or "").strip()
-    if not text.isdigit() or not 1 <= int(text) <= limits.MAX_PEOPLE:
+    people = parse_people(update.effective_message.text or "")
+    if people is None:
         data = await _answers(update, context)
         await update.effective_chat.send_message(
             _("Please type a number, like 3, or use the buttons.")
@@ -675,16 +926,18 @@ async def type_count(update: Update, context: JiynContext) -> ReportStep:
         await ask_step(update, context, ReportStep.COUNT, data)
         return ReportStep.COUNT
     data = await _answers(update, context)
-    data.people_count = int(text)
+    data.people = people
     return await _advance(update, context, ReportStep.COUNT, data)
 
 
 def _text_answer(field_name: str, step: ReportStep, limit: int):  # type: ignore[no-untyped-def]
     async def save_text(update: Update, context: JiynContext) -> ReportStep:
-        """Store a typed answer of this step."""
+        """Store a typed answer of this step ("skip" alone skips it)."""
         text = (update.effective_message.text or "").strip()
         if len(text) > limit:
             return await _too_long(update, context, limit)
+        if SKIP_ANSWERS.match(text, whole=True):
+            return await skip_step(update, context)
         data = await _answers(update, context)
         setattr(data, field_name, text or None)
         return await _advance(update, context, step, data)
@@ -704,20 +957,26 @@ async def skip_step(update: Update, context: JiynContext) -> ReportStep:
     if step == ReportStep.WHERE:
         return await skip_place(update, context)
     await _answer_query(update)
+    if step == ReportStep.CITY:
+        data.city, data.town = OTHER, None
     return await _advance(update, context, step, data)
 
 
 async def add_media(update: Update, context: JiynContext) -> ReportStep:
-    """A photo, video or file: kept as Telegram file ids (encrypted)."""
+    """A photo, video, voice or video note, audio or file: kept as Telegram file ids
+    (encrypted)."""
     _ = context.gettext
     message = update.effective_message
     data = await _answers(update, context)
     if message.photo:
         item = {"type": "photo", "file_id": message.photo[-1].file_id}
-    elif message.video:
-        item = {"type": "video", "file_id": message.video.file_id}
     else:
-        item = {"type": "document", "file_id": message.document.file_id}
+        kind, attachment = next(
+            (kind, getattr(message, kind))
+            for kind in ("video", "voice", "video_note", "audio", "document")
+            if getattr(message, kind) is not None
+        )
+        item = {"type": kind, "file_id": attachment.file_id}
     if len(data.media) >= limits.MAX_MEDIA:
         await message.reply_text(
             _("That is the most I can attach ({limit}). Press Done.").format(
@@ -746,6 +1005,22 @@ async def finish_media(update: Update, context: JiynContext) -> ReportStep:
     return await _advance(update, context, ReportStep.MEDIA, data)
 
 
+async def type_media_text(update: Update, context: JiynContext) -> ReportStep:
+    """Text while attachments are asked for: "done" (or "skip") goes on; anything else is
+    explained."""
+    _ = context.gettext
+    if DONE_ANSWERS.match(update.effective_message.text or "", whole=True):
+        return await finish_media(update, context)
+    await update.effective_chat.send_message(
+        _(
+            "Here I take photos, videos and voice messages. Send one, or press Done (or "
+            "write “done”) to go on."
+        ),
+        reply_markup=InlineKeyboardMarkup([_button(_("Done"), "report:media:done")]),
+    )
+    return ReportStep.MEDIA
+
+
 async def share_contact(update: Update, context: JiynContext) -> ReportStep:
     """The person shared their phone number with the button."""
     _ = context.gettext
@@ -765,6 +1040,22 @@ async def share_contact(update: Update, context: JiynContext) -> ReportStep:
     return await _advance(update, context, ReportStep.CONTACT, data)
 
 
+async def type_contact(update: Update, context: JiynContext) -> ReportStep:
+    """A typed phone number, or words meaning "only through this chat"."""
+    _ = context.gettext
+    text = (update.effective_message.text or "").strip()
+    if PHONE_PATTERN.match(text):
+        data = await _answers(update, context)
+        data.contact, data.phone = "phone", text[: limits.MAX_PHONE]
+        await update.effective_chat.send_message(
+            _("Phone number saved."), reply_markup=ReplyKeyboardRemove()
+        )
+        return await _advance(update, context, ReportStep.CONTACT, data)
+    if CONTACT_ANSWERS.match(text) or SKIP_ANSWERS.match(text, whole=True):
+        return await choose_telegram_contact(update, context)
+    return await _not_understood(update, context, ReportStep.CONTACT)
+
+
 async def choose_telegram_contact(update: Update, context: JiynContext) -> ReportStep:
     """Reach me only through this chat."""
     await _answer_query(update)
@@ -780,6 +1071,28 @@ async def choose_consent(update: Update, context: JiynContext) -> ReportStep:
     data = await _answers(update, context)
     data.consent = update.callback_query.data.endswith(":yes")
     return await _advance(update, context, ReportStep.CONSENT, data)
+
+
+async def type_consent(update: Update, context: JiynContext) -> ReportStep:
+    """A typed yes or no to being contacted."""
+    answer = YES_NO_ANSWERS.match(update.effective_message.text or "")
+    if answer is None:
+        return await _not_understood(update, context, ReportStep.CONSENT)
+    data = await _answers(update, context)
+    data.consent = answer == "yes"
+    return await _advance(update, context, ReportStep.CONSENT, data)
+
+
+async def type_summary(update: Update, context: JiynContext) -> ReportStep | int:
+    """At the summary, a typed "send" sends and a field's name changes that field."""
+    choice = SUMMARY_ANSWERS.match(update.effective_message.text or "")
+    if choice == "confirm":
+        return await confirm_report(update, context)
+    if choice is None:
+        return await _not_understood(update, context, ReportStep.SUMMARY)
+    data = await _answers(update, context)
+    data.editing = True
+    return await _next(update, context, EDITABLE[choice], data)
 
 
 async def edit_field(update: Update, context: JiynContext) -> ReportStep:
@@ -824,8 +1137,50 @@ async def confirm_report(update: Update, context: JiynContext) -> int:
         parse_mode="HTML",
         reply_markup=ReplyKeyboardRemove(),
     )
-    await rights.send_checklist(update, context)
+    if draft.data.role in ("witness", "relative"):
+        await send_relatives_steps(update, context)
+    else:
+        await rights.send_checklist(update, context)
     return ConversationHandler.END
+
+
+async def send_relatives_steps(update: Update, context: JiynContext) -> None:
+    """What a relative or a witness can do for the detained person (not the detainee's own
+    checklist). Claims are kept to what the research confirms (shared research notes, section
+    5): the 72 hours are for criminal detention; no maximum for administrative detention
+    before court was confirmed, so none is given."""
+    _ = context.gettext
+    steps = [
+        _(
+            "<b>1. Find where the person is held.</b> Ask at the police station of the district "
+            "where it happened, and at the one named on the van or by witnesses. Write down "
+            "every name, time and place you are told."
+        ),
+        _(
+            "<b>2. Find a lawyer now.</b> A detained person has the right to a defender. Human "
+            "rights organisations help people detained at assemblies, for example the "
+            "Kazakhstan International Bureau for Human Rights (bureau.kz), whose lawyers take "
+            "requests in person, in writing and by phone. Our volunteers can also help you "
+            "find one: /myreports shows your report's status."
+        ),
+        _(
+            "<b>3. What to bring.</b> Your own identity document, and the detained person's if "
+            "they did not have it with them. A record of detention (protocol) is drawn up and a "
+            "copy is handed to the detained person: ask the lawyer to see it."
+        ),
+        _(
+            "<b>4. The time limits.</b> A person detained as a criminal suspect may be held at "
+            "most 72 hours without a court's sanction (a cut to 48 hours has been proposed; it "
+            "is not confirmed to be in force). For administrative detention we could not "
+            "confirm the maximum time before court; an administrative arrest can only be "
+            "ordered by a judge. A decision can be appealed within 10 days of receiving its "
+            "copy (whether calendar or working days is not confirmed)."
+        ),
+    ]
+    await update.effective_chat.send_message(
+        "\n\n".join([_("<b>What relatives and witnesses can do now</b>"), *steps]),
+        parse_mode="HTML",
+    )
 
 
 def report_conversation() -> ConversationHandler:
@@ -835,6 +1190,14 @@ def report_conversation() -> ConversationHandler:
     fresh = ~filters.UpdateType.EDITED
     text = filters.TEXT & ~filters.COMMAND & fresh
     skip = CallbackQueryHandler(skip_step, pattern=r"^report:skip$")
+    attachments = (
+        filters.PHOTO
+        | filters.VIDEO
+        | filters.VOICE
+        | filters.VIDEO_NOTE
+        | filters.AUDIO
+        | filters.Document.ALL
+    )
     anything = MessageHandler(filters.ALL & ~filters.COMMAND & fresh, reject_input)
     # The conversation is per person on purpose (per_message=False): its buttons belong to
     # whichever step is current, and stale ones are answered by reject_input. PTB warns about
@@ -854,10 +1217,12 @@ def report_conversation() -> ConversationHandler:
                 ReportStep.ROLE: [
                     CallbackQueryHandler(
                         choose_role, pattern=r"^report:role:(now|self|witness|relative)$"
-                    )
+                    ),
+                    MessageHandler(text, type_role),
                 ],
                 ReportStep.WHEN: [
-                    CallbackQueryHandler(choose_when, pattern=r"^report:when:(now|today|custom)$")
+                    CallbackQueryHandler(choose_when, pattern=r"^report:when:(now|today|custom)$"),
+                    MessageHandler(text, type_when_choice),
                 ],
                 ReportStep.WHEN_CUSTOM: [MessageHandler(text, type_when)],
                 ReportStep.WHERE: [
@@ -866,10 +1231,14 @@ def report_conversation() -> ConversationHandler:
                     skip,
                 ],
                 ReportStep.CITY: [
-                    CallbackQueryHandler(choose_city, pattern=r"^report:city:[a-z-]+$")
+                    CallbackQueryHandler(choose_city, pattern=r"^report:city:[a-z0-9-]+$"),
+                    MessageHandler(text, type_city),
+                    skip,
                 ],
                 ReportStep.COUNT: [
-                    CallbackQueryHandler(choose_count, pattern=r"^report:count:(1|2-5|6-20|20\+)$"),
+                    CallbackQueryHandler(
+                        choose_count, pattern=r"^report:count:(1|2-5|6-20|20\+|unknown)$"
+                    ),
                     MessageHandler(text, type_count),
                     skip,
                 ],
@@ -877,24 +1246,27 @@ def report_conversation() -> ConversationHandler:
                 ReportStep.POLICE: [MessageHandler(text, type_police), skip],
                 ReportStep.DETAILS: [MessageHandler(text, type_details), skip],
                 ReportStep.MEDIA: [
-                    MessageHandler(
-                        (filters.PHOTO | filters.VIDEO | filters.Document.ALL) & fresh, add_media
-                    ),
+                    MessageHandler(attachments & fresh, add_media),
+                    MessageHandler(text, type_media_text),
                     CallbackQueryHandler(finish_media, pattern=r"^report:media:done$"),
                     skip,
                 ],
                 ReportStep.CONTACT: [
                     MessageHandler(filters.CONTACT & fresh, share_contact),
+                    MessageHandler(text, type_contact),
                     CallbackQueryHandler(
                         choose_telegram_contact, pattern=r"^report:contact:telegram$"
                     ),
                 ],
                 ReportStep.CONSENT: [
-                    CallbackQueryHandler(choose_consent, pattern=r"^report:consent:(yes|no)$")
+                    CallbackQueryHandler(choose_consent, pattern=r"^report:consent:(yes|no)$"),
+                    MessageHandler(text, type_consent),
                 ],
+                ReportStep.RESUME: [MessageHandler(text, type_resume)],
                 ReportStep.SUMMARY: [
                     CallbackQueryHandler(confirm_report, pattern=r"^report:confirm$"),
                     CallbackQueryHandler(edit_field, pattern=r"^report:edit:[a-z]+$"),
+                    MessageHandler(text, type_summary),
                 ],
             },
             fallbacks=[

@@ -13,6 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.context import JiynContext
+from bot.gazetteer import OTHER, gazetteer
 from bot.models import ReportStatus, Role
 from bot.services.access import authorize, record_audit
 from bot.services.review import (
@@ -33,6 +34,7 @@ from handlers.review_common import (
     error_text,
     local_time,
     notify_reporter,
+    people_label,
     review_service,
     tell,
 )
@@ -60,7 +62,9 @@ CARD_ACTIONS = {
 # Report ids fit PostgreSQL's integer: at most 9 digits, ASCII only.
 CARD_PATTERN = rf"^rv:({'|'.join(CARD_ACTIONS)}):[0-9]{{1,9}}$"
 OUTCOME_PATTERN = r"^rv:oc:[0-9]{1,9}:(released|fined|arrested|court|unknown)$"
-QUEUE_PATTERN = r"^q:l:[a-z_]{1,10}:[a-z*-]{1,32}:[0-9]{1,4}$"
+QUEUE_PATTERN = r"^q:l:[a-z_]{1,10}:[a-z0-9*-]{1,32}:[0-9]{1,4}$"
+# Telegram shows at most 100 buttons under a message.
+MAX_CITY_BUTTONS = 90
 CITY_PICKER_PATTERN = r"^q:c:[a-z_]{1,10}$"
 DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d")
 
@@ -72,7 +76,7 @@ def _queue_city(context: JiynContext, city: str) -> str | None:
     """A city filter from button data: "*" is any; unknown slugs are refused."""
     if city == "*":
         return None
-    if city == "other" or context.services.knowledge.get(f"venues-{city}") is not None:
+    if city == OTHER or gazetteer().get(city) is not None:
         return city
     raise ValueError(city)
 
@@ -191,7 +195,7 @@ async def pick_city(update: Update, context: JiynContext) -> None:
             InlineKeyboardButton(
                 city_label(context, city), callback_data=f"q:l:{status_filter}:{city}:0"
             )
-            for city in cities
+            for city in cities[:MAX_CITY_BUTTONS]
         ),
     ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
@@ -267,9 +271,9 @@ def card_text(context: JiynContext, card: ReportCard, viewer_id: int) -> str:
     rows = [
         (_("Filed"), f"{local_time(context, card.created_at)} ({age_label(_, card.created_at)})"),
         (_("When it happened"), local_time(context, card.occurred_at)),
-        (_("City"), city_label(context, card.city)),
+        (_("City"), city_label(context, card.city, town=card.town)),
         (_("Reported by"), _(REPORTER_ROLES.get(card.reporter_role, card.reporter_role))),
-        (_("People detained"), str(card.people_count) if card.people_count else unknown),
+        (_("People detained"), people_label(_, card.people)),
     ]
     if card.purged:
         personal = []
@@ -279,7 +283,7 @@ def card_text(context: JiynContext, card: ReportCard, viewer_id: int) -> str:
             (_("Name"), clip_utf16(card.name or unknown, CARD_FIELD_LIMIT)),
             (_("Police unit"), clip_utf16(card.police or unknown, CARD_FIELD_LIMIT)),
             (_("What happened"), clip_utf16(card.details or "—", CARD_DETAILS_LIMIT)),
-            (_("Photos and videos"), str(len(card.media))),
+            (_("Photos, videos and voice messages"), str(len(card.media))),
             (_("Contact"), contact),
             (_("May be contacted"), _("yes") if card.consent else _("no")),
         ]
@@ -601,7 +605,7 @@ async def take_review_answer(
 
 
 async def _send_media(update: Update, context: JiynContext, report_id: int) -> None:
-    """The report's location pin and photos/videos/files, sent by their Telegram file ids."""
+    """The report's location pin and its attachments, sent by their Telegram file ids."""
     _ = context.gettext
     card = await review_service(context).card(report_id, update.effective_user.id)
     chat = update.effective_chat
@@ -612,10 +616,17 @@ async def _send_media(update: Update, context: JiynContext, report_id: int) -> N
         await chat.send_location(card.latitude, card.longitude)
     for item in card.media:
         caption = card.code
-        if item.get("type") == "photo":
+        kind = item.get("type")
+        if kind == "photo":
             await chat.send_photo(item["file_id"], caption=caption)
-        elif item.get("type") == "video":
+        elif kind == "video":
             await chat.send_video(item["file_id"], caption=caption)
+        elif kind == "voice":
+            await chat.send_voice(item["file_id"], caption=caption)
+        elif kind == "video_note":  # a round video has no caption
+            await chat.send_video_note(item["file_id"])
+        elif kind == "audio":
+            await chat.send_audio(item["file_id"], caption=caption)
         else:
             await chat.send_document(item["file_id"], caption=caption)
 

@@ -13,9 +13,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import JiynContext
+from bot.gazetteer import gazetteer
 from bot.i18n import N_, gettext_for
 from bot.models import ReportStatus, utcnow
-from bot.services.review import Change, ReviewError, ReviewService, as_utc
+from bot.services.reports import UNKNOWN_PEOPLE
+from bot.services.review import Change, ReviewError, ReviewService
 from handlers.my_data import STATUS_NAMES
 
 log = logging.getLogger(__name__)
@@ -74,27 +76,44 @@ def review_service(context: JiynContext) -> ReviewService:
     return context.services.review
 
 
-def city_label(context: JiynContext, city: str | None, language: str | None = None) -> str:
-    """The city's name in the language, from the venue articles."""
-    _ = gettext_for(language or context.language)
-    if not city or city == "other":
-        return _("another town")
-    article = context.services.knowledge.get(f"venues-{city}")
-    if article is None or article.venue_list is None:
-        return city
-    return article.venue_list.city_name.get(language or context.language)
+def city_label(
+    context: JiynContext, city: str | None, language: str | None = None, town: str | None = None
+) -> str:
+    """The town's name in the language, from the gazetteer; a town it does not know as the
+    reporter typed it."""
+    return town_name(language or context.language, city, town)
+
+
+def town_name(language: str, city: str | None, town: str | None = None) -> str:
+    """The name of a gazetteer key in the language, or the typed town, or "another town"."""
+    place = gazetteer().get(city)
+    if place is not None:
+        return place.name(language)
+    if town:
+        return town
+    _ = gettext_for(language)
+    return _("another town")
+
+
+def people_label(_: Callable[[str], str], people: str | None) -> str:
+    """How many people were detained, as the reporter gave it."""
+    if people is None or people == UNKNOWN_PEOPLE:
+        return _("not known")
+    if people == "20+":
+        return _("more than 20")
+    return people.replace("-", "–")  # "2-5" reads as the button did: 2–5
 
 
 def local_time(context: JiynContext, moment: datetime | None) -> str:
     """A moment as dd.mm.yyyy hh:mm in the configured time zone."""
     if moment is None:
         return "—"
-    return as_utc(moment).astimezone(context.services.settings.timezone).strftime("%d.%m.%Y %H:%M")
+    return moment.astimezone(context.services.settings.timezone).strftime("%d.%m.%Y %H:%M")
 
 
 def age_label(_: Callable[[str], str], moment: datetime) -> str:
     """How long ago, short: 5 min, 3 h, 2 d."""
-    minutes = max(0, int((utcnow() - as_utc(moment)).total_seconds() // 60))
+    minutes = max(0, int((utcnow() - moment).total_seconds() // 60))
     if minutes < 60:
         return _("{n} min").format(n=minutes)
     if minutes < 48 * 60:

@@ -13,16 +13,19 @@ from datetime import date, datetime, timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
 from bot.context import JiynContext
+from bot.gazetteer import OTHER, gazetteer
 from bot.models import ReportStatus, utcnow
 from bot.services import export as exports
 from bot.services import stats as statistics
 from bot.services.access import authorize, record_audit, sees_personal_exports
-from handlers.review_common import OUTCOME_LABELS, STATUS_LABELS, city_label
+from handlers.review_common import OUTCOME_LABELS, STATUS_LABELS, city_label, people_label
 
 EXPORT_PATTERN = r"^ex:(7|30|all)$"
 STATS_PATTERN = r"^st:(7|30|90)$"
 STATS_DEFAULT_DAYS = 30
 STATUSES = tuple(status.value for status in ReportStatus)
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
 
 
 class ExportArguments(ValueError):
@@ -30,11 +33,11 @@ class ExportArguments(ValueError):
 
 
 def parse_export_arguments(
-    args: list[str], known_city: Callable[[str], bool], today: date
+    args: list[str], known_city: Callable[[str], str | None], today: date
 ) -> exports.ExportFilter:
-    """`/export [FROM] [TO] [CITY] [STATUS]` in any order: dates as 2026-11-25 or 25.11.2026,
-    a city slug such as almaty, a status such as verified. `known_city(slug)` says whether a
-    city exists."""
+    """`/export [FROM] [TO] [CITY] [STATUS]` in any order: dates as 2026-11-25 or 25.11.2026
+    (from EARLIEST_DATE to LATEST_DATE), a town such as almaty or Жаңаөзен, a status such as
+    verified. `known_city(word)` is the town's key, or None."""
     dates: list[date] = []
     city: str | None = None
     status: str | None = None
@@ -45,8 +48,8 @@ def parse_export_arguments(
             dates.append(parsed)
         elif word in STATUSES and status is None:
             status = word
-        elif re.fullmatch(r"[a-z-]{2,32}", word) and city is None and known_city(word):
-            city = word
+        elif city is None and (found := known_city(word)) is not None:
+            city = found
         else:
             raise ExportArguments(arg)
     start = dates[0] if dates else None
@@ -59,18 +62,23 @@ def parse_export_arguments(
 def _parse_date(word: str) -> date | None:
     for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
         try:
-            return datetime.strptime(word, pattern).date()
+            parsed = datetime.strptime(word, pattern).date()
         except ValueError:
             continue
+        # Beyond these, a day plus the time zone leaves the calendar (year 1, year 9999).
+        if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+            raise ExportArguments(word)
+        return parsed
     return None
 
 
-def _known_city(context: JiynContext) -> Callable[[str], bool]:
-    def known(slug: str) -> bool:
-        """Whether a city slug names a city of the knowledge base (or "other")."""
-        return slug == "other" or context.services.knowledge.get(f"venues-{slug}") is not None
-
-    return known
+def known_town(word: str) -> str | None:
+    """The gazetteer key a /export word names: a key (almaty, zhanaozen), "other", or a town's
+    name in any language (Жаңаөзен); None if it names none."""
+    if word == OTHER or gazetteer().get(word) is not None:
+        return word
+    place = gazetteer().find(word) if re.search(r"[^\W\d_]", word) else None
+    return place.key if place is not None else None
 
 
 async def ask_export(update: Update, context: JiynContext) -> None:
@@ -82,7 +90,7 @@ async def ask_export(update: Update, context: JiynContext) -> None:
     today = utcnow().astimezone(context.services.settings.timezone).date()
     if context.args:
         try:
-            selection = parse_export_arguments(context.args, _known_city(context), today)
+            selection = parse_export_arguments(context.args, known_town, today)
         except ExportArguments:
             await update.effective_message.reply_text(_export_usage(context))
             return
@@ -197,7 +205,9 @@ async def show_stats(update: Update, context: JiynContext) -> None:
             ]
         ),
     )
-    chart = await asyncio.to_thread(statistics.render_chart, collected, _chart_text(context))
+    chart = await asyncio.to_thread(
+        statistics.render_chart, collected, _chart_text(context, collected)
+    )
     await chat.send_photo(
         InputFile(io.BytesIO(chart), filename="jiyn-stats.png"), caption=_period(context, collected)
     )
@@ -229,6 +239,10 @@ def _stats_text(context: JiynContext, collected: statistics.Stats) -> str:
             [(city_label(context, k), n) for k, n in collected.by_city.most_common()],
         ),
         (
+            _("By number of people detained"),
+            [(people_label(_, k), n) for k, n in collected.by_people.most_common()],
+        ),
+        (
             _("By outcome"),
             [(_(OUTCOME_LABELS.get(k, k)), n) for k, n in collected.by_outcome.most_common()],
         ),
@@ -242,14 +256,9 @@ def _stats_text(context: JiynContext, collected: statistics.Stats) -> str:
     return "\n".join(lines)
 
 
-def _chart_text(context: JiynContext) -> statistics.ChartText:
+def _chart_text(context: JiynContext, collected: statistics.Stats) -> statistics.ChartText:
     _ = context.gettext
-    cities = {
-        article.venue_list.city: article.venue_list.city_name.get(context.language)
-        for article in context.services.knowledge.by_kind("venues")
-        if article.venue_list is not None
-    }
-    cities["other"] = _("another town")
+    cities = {city: city_label(context, city) for city in collected.by_city}
     return statistics.ChartText(
         title=_("Jiyn: detention reports"),
         per_day=_("Reports per day"),

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import html
-import math
 from datetime import date
 
 from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import JiynContext
+from bot.gazetteer import distance_km, valid_coordinates
 from handlers.replies import send_reply
 from knowledge.answer import article_reply
 from knowledge.model import Article, KnowledgeBase, Venue
 
 NEAREST_COUNT = 3
 FAR_KM = 50.0  # beyond this, say the person's town may be missing from our lists
-EARTH_RADIUS_KM = 6371.0
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance between two points."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    d_phi, d_lambda = math.radians(lat2 - lat1), math.radians(lon2 - lon1)
-    a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
 def city_articles(knowledge: KnowledgeBase) -> list[Article]:
@@ -118,6 +109,11 @@ async def show_nearest(update: Update, context: JiynContext) -> None:
     """List the designated venues nearest to a shared location, with distances."""
     _ = context.gettext
     location = update.effective_message.location
+    if not valid_coordinates(location.latitude, location.longitude):
+        await update.effective_message.reply_html(
+            _("This location can't be right. Please send it again.")
+        )
+        return
     today = date.today()
     candidates = [v for v in context.services.knowledge.venues if v.is_current(today)]
     if not candidates:

@@ -11,6 +11,11 @@ its update, then waits until the bot is idle and checks:
 - the local Bot API server refused no call (so no malformed HTML, over-long text or bad
   keyboard ever left the bot).
 
+Beyond random text, the generators aim at classes of input that once crashed a handler: digits
+that str.isdigit() accepts and int() refuses (and decimal digits of other scripts), non-finite
+and extreme coordinates, dates at the edges of the calendar in commands, and button presses
+that carry no message (buttons under messages sent in inline mode) or no data.
+
 The people keep their state between examples (report drafts, pending review questions), so
 later batches hit the conversations earlier ones opened.
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import re
 import time
@@ -153,13 +159,33 @@ COMMANDS = (
 )
 
 
+# Characters str.isdigit() accepts: superscripts, circled and other "No" digits that int()
+# refuses, and decimal digits of other scripts that it reads.
+UNICODE_DIGITS = "²³¹⁴⁵⁰₂₃①⑳⓪٣٤۵߃०৫௭๓༣၅០᠕１２"
+# Dates at the edges of the calendar and around them, as /export reads them.
+CALENDAR_EDGES = (
+    "9999-12-31",
+    "31.12.9999",
+    "0001-01-01",
+    "01.01.0001",
+    "1999-12-31",
+    "2999-12-31",
+    "3000-01-01",
+    "29.02.2023",
+    "2024-02-29",
+)
+NON_FINITE = (math.inf, -math.inf, math.nan, 1e308, -1e308, 5e-324, -0.0)
+
+
 def _repeated(unit: str, length: int) -> str:
     """A long text from a short unit, so a 4096-character message costs Hypothesis little."""
     return (unit * (length // max(len(unit), 1) + 1))[:length]
 
 
+unicode_numbers = st.text(alphabet=UNICODE_DIGITS + "0123456789 -+", min_size=1, max_size=6)
 texts = st.one_of(
     st.sampled_from(SPECIAL_TEXTS),
+    unicode_numbers,
     st.text(max_size=40),
     st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join),
     st.builds(_repeated, st.text(min_size=1, max_size=6), st.integers(1, MESSAGE_TEXT_LIMIT)),
@@ -177,6 +203,9 @@ command_texts = st.builds(
         st.just(""),
         st.sampled_from(("report", "vol_" + "A" * 20, "add 6200002", "remove 6200002", "7")),
         st.text(max_size=20),
+        st.lists(st.sampled_from(CALENDAR_EDGES), min_size=1, max_size=3).map(" ".join),
+        st.dates().map(lambda day: day.strftime("%d.%m.") + f"{day.year:04d}"),
+        unicode_numbers,
     ),
 ).map(lambda text: text[:MESSAGE_TEXT_LIMIT])
 first_names = st.one_of(
@@ -186,10 +215,12 @@ first_names = st.one_of(
 latitudes = st.one_of(
     st.floats(-90, 90, allow_nan=False),
     st.sampled_from((-90.0, 90.0, 0.0, 43.238, -43.238, 51.128)),
+    st.sampled_from(NON_FINITE),
 )
 longitudes = st.one_of(
     st.floats(-180, 180, allow_nan=False),
     st.sampled_from((-180.0, 180.0, 0.0, 76.945, -103.055, -108.574)),
+    st.sampled_from(NON_FINITE),
 )
 
 
@@ -277,6 +308,12 @@ def actions(patterns: list[str]) -> st.SearchStrategy[Action]:
             "button",
             callback_data=forged_data(patterns),
             button_message=st.sampled_from(("last", "last", "inaccessible", "fabricated")),
+        ),
+        # A press with no message (a button under a message sent in inline mode) or no data.
+        kind(
+            "bare_button",
+            callback_data=st.one_of(forged_data(patterns), st.just("")),
+            button_message=st.sampled_from(("none", "last")),
         ),
         # A real button of the person's newest keyboard: random walks through the menus, the
         # report conversation and the review cards, so the forged data meets every state.
@@ -443,6 +480,21 @@ class UpdateFactory:
                 "text": "an old message",
             }
         update = api.press_button(user, message, action.callback_data, strict=False)
+        expected.callback_queries.add(update["callback_query"]["id"])
+
+    def _deliver_bare_button(
+        self, action: Action, user: dict[str, Any], expected: Expectations
+    ) -> None:
+        shown = self.api.bot_messages(user["id"])
+        if action.button_message == "last" and shown:
+            update = self.api.press_bare_button(user, message=shown[-1])  # no data
+        else:
+            update = self.api.press_bare_button(
+                user,
+                inline_message_id=f"AAAAA{next(self.numbers)}",
+                data=action.callback_data or None,
+            )
+        Update.de_json({"update_id": 1, **update}, None)  # python-telegram-bot reads it
         expected.callback_queries.add(update["callback_query"]["id"])
 
     def _deliver_offered_button(

@@ -16,7 +16,7 @@ import pytest
 from bot.localapi import ApiCall, LocalBotApi, UploadedFile
 from bot.services.export import PERSONAL_COLUMNS, PUBLIC_COLUMNS, safe_cell
 from bot.services.reports import DraftData
-from handlers.review_reports import ExportArguments, parse_export_arguments
+from handlers.review_reports import ExportArguments, known_town, parse_export_arguments
 from tests.test_review_support import (
     ADMIN_ID,
     PERSONAL,
@@ -64,7 +64,7 @@ async def test_volunteers_get_anonymous_files_and_admins_personal_ones(
     async with review_bot(api, database_url, tmp_path) as bot:
         await make_volunteer(bot, VOLUNTEER_ID)
         _almaty_id, almaty = await file_report(bot, people["reporter"], city="almaty")
-        _astana_id, astana = await file_report(bot, people["reporter"], city="astana", people=7)
+        _astana_id, astana = await file_report(bot, people["reporter"], city="astana", people="7")
         formula_code = await services(bot).reports.submit(
             REPORTER_ID, REPORTER_ID, "kk", DraftData(role="self", city="almaty", **FORMULAS), None
         )
@@ -81,7 +81,7 @@ async def test_volunteers_get_anonymous_files_and_admins_personal_ones(
         rows = read_csv(csv_data)
         assert list(rows[0]) == list(PUBLIC_COLUMNS)
         assert [row["code"] for row in rows] == [almaty, astana, formula_code]
-        assert rows[1]["city"] == "astana" and rows[1]["people_count"] == "7"
+        assert rows[1]["city"] == "astana" and rows[1]["people"] == "7"
         raw = b"".join(files.values()).decode("utf-8-sig")
         for secret in (*PERSONAL.values(), *FORMULAS.values()):
             assert secret not in raw
@@ -201,15 +201,25 @@ def test_csv_cells_never_start_a_formula(value: object, cell: str) -> None:
 
 
 def test_export_arguments_are_read_in_any_order() -> None:
-    def known(city: str) -> bool:
-        return city in ("almaty", "astana")
-
+    known = known_town
     today = date(2026, 11, 22)
     selection = parse_export_arguments(["verified", "01.11.2026", "almaty"], known, today)
     assert (selection.start, selection.end) == (date(2026, 11, 1), today)
     assert (selection.city, selection.status) == ("almaty", "verified")
     selection = parse_export_arguments(["2026-11-20", "2026-11-01"], known, today)
     assert (selection.start, selection.end) == (date(2026, 11, 1), date(2026, 11, 20))
-    for wrong in (["paris"], ["2026-13-01"], ["verified", "closed"], ["<script>"]):
+    # Towns by key or by name in any language, as the gazetteer spells them.
+    for word, key in (("zhanaozen", "zhanaozen"), ("Жаңаөзен", "zhanaozen"), ("Актау", "aktau")):
+        assert parse_export_arguments([word], known, today).city == key
+    wrong_arguments = (
+        ["paris"],
+        ["2026-13-01"],
+        ["verified", "closed"],
+        ["<script>"],
+        ["9999-12-31"],  # a day later is past the calendar's end
+        ["31.12.9999", "01.01.0001"],
+        ["0001-01-01"],
+    )
+    for wrong in wrong_arguments:
         with pytest.raises(ExportArguments):
             parse_export_arguments(wrong, known, today)

@@ -115,7 +115,7 @@ async def file_report(
     consent: bool = True,
     city: str = "almaty",
     language: str = "ru",
-    people: int = 3,
+    people: str = "3",
     media: list[dict[str, str]] | None = None,
 ) -> tuple[int, str]:
     """A report filed through the real report service, as the report conversation does it;
@@ -125,7 +125,7 @@ async def file_report(
         occurred_at=None,
         place=PERSONAL["place"],
         city=city,
-        people_count=people,
+        people=people,
         name=PERSONAL["name"],
         police=PERSONAL["police"],
         details=PERSONAL["details"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +18,6 @@ from sqlalchemy import select
 from bot.crypto import Cipher
 from bot.db import SessionFactory
 from bot.models import Report, ReportEvent
-from bot.services.review import as_utc
 
 PUBLIC_COLUMNS: tuple[str, ...] = (
     "code",
@@ -26,7 +26,7 @@ PUBLIC_COLUMNS: tuple[str, ...] = (
     "created_at",
     "occurred_at",
     "city",
-    "people_count",
+    "people",
     "reporter_role",
     "outcome",
     "outcome_number",
@@ -37,6 +37,7 @@ PUBLIC_COLUMNS: tuple[str, ...] = (
     "personal_data_deleted",
 )
 PERSONAL_COLUMNS: tuple[str, ...] = (
+    "town",
     "place",
     "latitude",
     "longitude",
@@ -83,7 +84,7 @@ class Export:
 
 
 def _local_iso(moment: datetime | None, timezone: ZoneInfo) -> str | None:
-    return as_utc(moment).astimezone(timezone).isoformat(timespec="seconds") if moment else None
+    return moment.astimezone(timezone).isoformat(timespec="seconds") if moment else None
 
 
 async def export_reports(
@@ -149,7 +150,7 @@ async def export_reports(
             "created_at": _local_iso(report.created_at, timezone),
             "occurred_at": _local_iso(report.occurred_at, timezone),
             "city": report.city,
-            "people_count": report.people_count,
+            "people": report.people,
             "reporter_role": report.reporter_role,
             "outcome": report.outcome,
             "outcome_number": report.outcome_number,
@@ -164,6 +165,7 @@ async def export_reports(
             media = cipher.decrypt_json(report.media_enc) if report.media_enc else []
             row.update(
                 {
+                    "town": location.get("town"),
                     "place": location.get("place"),
                     "latitude": location.get("lat"),
                     "longitude": location.get("lon"),
@@ -216,7 +218,21 @@ def json_bytes(export: Export, selection: ExportFilter, generated_at: datetime) 
         "count": len(export.rows),
         "reports": [{column: row.get(column) for column in export.columns} for row in export.rows],
     }
-    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    return json.dumps(_finite(document), ensure_ascii=False, indent=1, allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+def _finite(value: Any) -> Any:
+    """The value with every NaN or infinite number replaced by null: JSON has no such
+    numbers (json.dumps would write NaN or Infinity, which JSON readers refuse)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def file_name(selection: ExportFilter, generated_at: datetime, extension: str) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from bot.db import SessionFactory
 from bot.i18n import gettext_for, ngettext_for
 from bot.models import Report, utcnow
+from bot.services.reports import UNKNOWN_PEOPLE
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class PendingAlert:
     occurred_at: datetime | None
     created_at: datetime
     urgent: bool
-    people_count: int | None
+    people: str | None  # as the reporter gave it: "3", "2-5", "20+", "unknown"
 
 
 SendMessage = Callable[[int, str], Awaitable[object]]
@@ -93,9 +94,7 @@ class VolunteerNotifier:
                 )
             ).all()
         return [
-            PendingAlert(
-                r.id, r.code, r.city, r.occurred_at, r.created_at, r.urgent, r.people_count
-            )
+            PendingAlert(r.id, r.code, r.city, r.occurred_at, r.created_at, r.urgent, r.people)
             for r in rows
         ]
 
@@ -113,12 +112,17 @@ class VolunteerNotifier:
             html.escape(self.city_name(alert.city, self.language)) if alert.city else _("city?"),
             when.strftime("%d.%m %H:%M"),
         ]
-        if alert.people_count:
+        people = alert.people
+        if people and people.isdecimal():
             parts.append(
-                ngettext_for(self.language)("{n} person", "{n} people", alert.people_count).format(
-                    n=alert.people_count
+                ngettext_for(self.language)("{n} person", "{n} people", int(people)).format(
+                    n=int(people)
                 )
             )
+        elif people == "20+":
+            parts.append(_("more than 20 people"))
+        elif people and people != UNKNOWN_PEOPLE:
+            parts.append(_("{range} people").format(range=people.replace("-", "–")))
         return " · ".join(parts)
 
     def compose(self, alerts: list[PendingAlert]) -> tuple[str, list[int]]:

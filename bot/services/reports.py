@@ -33,12 +33,20 @@ CODE_LENGTH = 4
 
 MAX_NAME = 200
 MAX_PLACE = 300
+MAX_TOWN = 100
 MAX_POLICE = 300
 MAX_DETAILS = 3000
 MAX_PHONE = 32
 MAX_MEDIA = 10
 MAX_PEOPLE = 100_000
 REPORTS_PER_DAY = 10
+# How many people were detained, as the reporter gave it: a number ("3"), one of these ranges,
+# or UNKNOWN_PEOPLE ("I don't know").
+PEOPLE_RANGES = ("2-5", "6-20", "20+")
+UNKNOWN_PEOPLE = "unknown"
+# Earlier versions kept a count as an integer, the buttons as their upper bound; these ranges
+# stay true of either reading (see migration 0005).
+_OLD_BUTTON_COUNTS = {5: "2-5", 20: "6-20", 21: "20+"}
 
 
 class TooManyReports(Exception):
@@ -54,8 +62,9 @@ class DraftData:
     latitude: float | None = None
     longitude: float | None = None
     place: str | None = None
-    city: str | None = None
-    people_count: int | None = None
+    city: str | None = None  # a gazetteer key, or "other"
+    town: str | None = None  # a town typed that the gazetteer does not know, as typed
+    people: str | None = None  # see PEOPLE_RANGES
     name: str | None = None
     police: str | None = None
     details: str | None = None
@@ -71,6 +80,9 @@ class DraftData:
     def from_json(cls, data: dict[str, Any]) -> DraftData:
         """Rebuild from stored JSON, ignoring keys this version does not know."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        old_count = data.get("people_count")
+        if isinstance(old_count, int) and "people" not in data:  # a draft from before 0005
+            known["people"] = _OLD_BUTTON_COUNTS.get(old_count, str(old_count))
         return cls(**known)
 
     def to_json(self) -> dict[str, Any]:
@@ -296,10 +308,15 @@ class ReportService:
         report.occurred_at = datetime.fromisoformat(data.occurred_at) if data.occurred_at else None
         report.city = data.city
         location = None
-        if data.latitude is not None or data.place:
-            location = {"lat": data.latitude, "lon": data.longitude, "place": data.place}
+        if data.latitude is not None or data.place or data.town:
+            location = {
+                "lat": data.latitude,
+                "lon": data.longitude,
+                "place": data.place,
+                "town": data.town,
+            }
         report.location_enc = cipher.encrypt_json(location) if location else None
-        report.people_count = data.people_count
+        report.people = data.people
         report.detained_name_enc = cipher.encrypt(data.name)
         report.police_unit_enc = cipher.encrypt(data.police)
         report.details_enc = cipher.encrypt(data.details)

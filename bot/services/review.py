@@ -6,7 +6,7 @@ personal in an event (a note, a reason, a relayed message) is encrypted."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -46,11 +46,6 @@ NOTES_ON_CARD = 5
 DUPLICATE_CHAIN_LIMIT = 20
 
 
-def as_utc(moment: datetime) -> datetime:
-    """A stored moment as an aware UTC datetime (SQLite returns them without a time zone)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 class ReviewError(Exception):
     """An action that the report's state or claim does not allow; `reason` says which."""
 
@@ -70,7 +65,7 @@ class QueueItem:
     city: str | None
     created_at: datetime
     claimed_by: int | None
-    people_count: int | None
+    people: str | None
 
     @classmethod
     def of(cls, report: Report) -> QueueItem:
@@ -83,7 +78,7 @@ class QueueItem:
             report.city,
             report.created_at,
             report.claimed_by,
-            report.people_count,
+            report.people,
         )
 
 
@@ -108,7 +103,8 @@ class ReportCard:
     created_at: datetime
     occurred_at: datetime | None
     reporter_role: str
-    people_count: int | None
+    people: str | None
+    town: str | None  # a town the gazetteer does not know, as the reporter typed it
     place: str | None
     latitude: float | None
     longitude: float | None
@@ -280,7 +276,8 @@ class ReviewService:
             created_at=report.created_at,
             occurred_at=report.occurred_at,
             reporter_role=report.reporter_role,
-            people_count=report.people_count,
+            people=report.people,
+            town=(location or {}).get("town"),
             place=(location or {}).get("place"),
             latitude=(location or {}).get("lat"),
             longitude=(location or {}).get("lon"),
@@ -807,7 +804,7 @@ class ReviewService:
         """What a scheduled job last recorded (its key, e.g. a date) and when."""
         async with self.sessions() as session:
             row = await session.get(JobState, name)
-            return (row.last_key, as_utc(row.updated_at)) if row else None
+            return (row.last_key, row.updated_at) if row else None
 
     async def save_job_state(self, name: str, key: str) -> None:
         """Record that a scheduled job did the work identified by `key`."""
@@ -866,6 +863,6 @@ class ReviewService:
             stale=sum(
                 1
                 for row in in_review
-                if row.claimed_at is not None and as_utc(row.claimed_at) <= now - stale_after
+                if row.claimed_at is not None and row.claimed_at <= now - stale_after
             ),
         )

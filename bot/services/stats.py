@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from bot.db import SessionFactory
 from bot.models import Report, utcnow
-from bot.services.review import as_utc
 
 MAX_DAYS = 366
 
@@ -28,6 +27,7 @@ class Stats:
     by_city: Counter[str] = field(default_factory=Counter)
     by_status: Counter[str] = field(default_factory=Counter)
     by_outcome: Counter[str] = field(default_factory=Counter)
+    by_people: Counter[str] = field(default_factory=Counter)  # "3", "2-5", "unknown"...
 
     @property
     def total(self) -> int:
@@ -59,19 +59,20 @@ async def collect(sessions: SessionFactory, timezone: ZoneInfo, days: int) -> St
     async with sessions() as session:
         rows = (
             await session.execute(
-                select(Report.created_at, Report.city, Report.status, Report.outcome).where(
-                    Report.created_at >= since
-                )
+                select(
+                    Report.created_at, Report.city, Report.status, Report.outcome, Report.people
+                ).where(Report.created_at >= since)
             )
         ).all()
     stats = Stats(start=start, end=end, by_day={start + timedelta(d): 0 for d in range(days)})
-    for created_at, city, status, outcome in rows:
-        day = as_utc(created_at).astimezone(timezone).date()
+    for created_at, city, status, outcome, people in rows:
+        day = created_at.astimezone(timezone).date()
         if day in stats.by_day:
             stats.by_day[day] += 1
         stats.by_city[city or "other"] += 1
         stats.by_status[status] += 1
         stats.by_outcome[outcome or "none"] += 1
+        stats.by_people[people or "unknown"] += 1
     return stats
 
 
