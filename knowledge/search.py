@@ -58,12 +58,13 @@ STRONG_TERM_EVIDENCE = 0.5
 RARE_TERM_IDF = 2.5  # about: in at most 1 article in 12
 ENTITY_EVIDENCE = 1.0
 # Sample questions: how close the question is to one an article's editors wrote (0..1, an F1
-# of the weighted words both share) is added to the article's score, scaled to about two strong
-# terms; a close match is also evidence that the question is in scope.
-SAMPLE_WEIGHT = 8.0
+# of the weighted words both share), squared and scaled to about three strong terms, is added to
+# the article's score; a close match is also evidence that the question is in scope.
+SAMPLE_WEIGHT = 12.0
 SAMPLE_EVIDENCE = 1.0
 SAMPLE_CLOSE = 0.6
 SAMPLE_IN_SCOPE = 0.75  # how close a sample must be to count as evidence of the domain
+SAMPLE_POWER = 2.0  # squared: a near-paraphrase counts far more than a loose overlap
 # Confidence (0–1) that the best article answers the question: its closest sample question's
 # similarity, or its lead over the runner-up (a lead of 10% of the score counts as much as a
 # close sample). Below CLARIFY_BELOW, articles within CLARIFY_RATIO of the best one are offered
@@ -603,7 +604,7 @@ class SearchIndex:
                 scores[doc] += value
         closeness = self._sample_closeness(query)
         for doc, value in closeness.items():
-            scores[doc] += SAMPLE_WEIGHT * value
+            scores[doc] += SAMPLE_WEIGHT * value**SAMPLE_POWER
         entity_docs = self._entity_boosts(query, scores)
         past = self._asks_about_past(query, entity_docs)
         names_city = any(concept.startswith("city:") for concept in query.concepts)

@@ -129,7 +129,7 @@ async def test_a_thumbs_down_keeps_the_question_it_answered(
     bot: RunningBot, database_url: str
 ) -> None:
     user = bot.api.user(7307, language_code="en")
-    [reply] = await bot.say(user, "how long before a picket do I notify the akimat")
+    [reply] = await bot.say(user, "how many days before a rally must I notify the akimat")
     down = next(d for d in _callback_data(reply) if d.startswith("kb:fb:") and d.endswith(":down"))
     message = bot.api.bot_messages(user["id"])[-1]
     mark = bot.api.mark()
@@ -137,7 +137,7 @@ async def test_a_thumbs_down_keeps_the_question_it_answered(
     await bot.api.wait_for_call("answerCallbackQuery", since=mark)
     await bot.api.wait_for_call("editMessageReplyMarkup", since=mark)
     [row] = await _gap_rows(database_url)
-    assert row.question == "how long before a picket do I notify the akimat"
+    assert row.question == "how many days before a rally must I notify the akimat"
     assert (row.outcome, row.article_id) == ("thumbs_down", down.split(":")[2])
 
 
