@@ -1138,49 +1138,10 @@ async def confirm_report(update: Update, context: JiynContext) -> int:
         reply_markup=ReplyKeyboardRemove(),
     )
     if draft.data.role in ("witness", "relative"):
-        await send_relatives_steps(update, context)
+        await rights.send_relatives_steps(update, context)
     else:
         await rights.send_checklist(update, context)
     return ConversationHandler.END
-
-
-async def send_relatives_steps(update: Update, context: JiynContext) -> None:
-    """What a relative or a witness can do for the detained person (not the detainee's own
-    checklist). Claims are kept to what the research confirms (shared research notes, section
-    5): the 72 hours are for criminal detention; no maximum for administrative detention
-    before court was confirmed, so none is given."""
-    _ = context.gettext
-    steps = [
-        _(
-            "<b>1. Find where the person is held.</b> Ask at the police station of the district "
-            "where it happened, and at the one named on the van or by witnesses. Write down "
-            "every name, time and place you are told."
-        ),
-        _(
-            "<b>2. Find a lawyer now.</b> A detained person has the right to a defender. Human "
-            "rights organisations help people detained at assemblies, for example the "
-            "Kazakhstan International Bureau for Human Rights (bureau.kz), whose lawyers take "
-            "requests in person, in writing and by phone. Our volunteers can also help you "
-            "find one: /myreports shows your report's status."
-        ),
-        _(
-            "<b>3. What to bring.</b> Your own identity document, and the detained person's if "
-            "they did not have it with them. A record of detention (protocol) is drawn up and a "
-            "copy is handed to the detained person: ask the lawyer to see it."
-        ),
-        _(
-            "<b>4. The time limits.</b> A person detained as a criminal suspect may be held at "
-            "most 72 hours without a court's sanction (a cut to 48 hours has been proposed; it "
-            "is not confirmed to be in force). For administrative detention we could not "
-            "confirm the maximum time before court; an administrative arrest can only be "
-            "ordered by a judge. A decision can be appealed within 10 days of receiving its "
-            "copy (whether calendar or working days is not confirmed)."
-        ),
-    ]
-    await update.effective_chat.send_message(
-        "\n\n".join([_("<b>What relatives and witnesses can do now</b>"), *steps]),
-        parse_mode="HTML",
-    )
 
 
 def report_conversation() -> ConversationHandler:

@@ -9,6 +9,7 @@ from handlers.replies import send_reply
 from knowledge.answer import article_reply
 
 RIGHTS_ARTICLE = "if-detained"
+RELATIVES_ARTICLE = "relatives-of-detained"
 
 
 async def show_rights(update: Update, context: JiynContext) -> None:
@@ -21,6 +22,13 @@ async def show_rights(update: Update, context: JiynContext) -> None:
 async def send_checklist(update: Update, context: JiynContext) -> None:
     """The detention checklist, as part of another answer."""
     reply = article_reply(context.services.knowledge, RIGHTS_ARTICLE, context.language)
+    await send_reply(update.effective_message, reply)
+
+
+async def send_relatives_steps(update: Update, context: JiynContext) -> None:
+    """What a relative or a witness can do for the detained person (not the detainee's own
+    checklist): the knowledge base's article, with its sources and its flags."""
+    reply = article_reply(context.services.knowledge, RELATIVES_ARTICLE, context.language)
     await send_reply(update.effective_message, reply)
 
 

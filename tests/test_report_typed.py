@@ -39,8 +39,8 @@ from tests.test_review_support import (
 
 CODE = re.compile(r"R-[A-Z0-9]{4}")
 CIPHER = Cipher((TEST_KEY.encode(),))
-RELATIVES_HEADER = "What relatives and witnesses can do now"
-DETAINEE_CHECKLIST = "What to do if detained"  # the title of the if-detained article
+RELATIVES_HEADER = "Find out where the person is held, get them a lawyer"
+DETAINEE_CHECKLIST = "Stay calm and do not resist"  # the direct answer of the if-detained article
 UNKNOWN_TOWN = "Ойжайлау"
 
 
@@ -317,11 +317,11 @@ async def test_relatives_get_relatives_steps_and_detainees_their_checklist(
 
     relative = await finish(Person(bot, bot.api.user(12_401, language_code="en")), "relative")
     assert RELATIVES_HEADER in relative
-    assert "72 hours" in relative and "lawyer" in relative and "identity document" in relative
-    assert "Find where the person is held" in relative
+    assert "72 hours" in relative and "Bureau for Human Rights" in relative
+    assert "which documents to bring" in relative and "⚠️" in relative
     assert DETAINEE_CHECKLIST not in relative
     witness = await finish(Person(bot, bot.api.user(12_402, language_code="ru")), "witness")
-    assert "Что сейчас могут сделать родственники и свидетели" in witness
+    assert "Выясните, где держат человека" in witness
     detainee = await finish(Person(bot, bot.api.user(12_403, language_code="en")), "self")
     assert DETAINEE_CHECKLIST in detainee and RELATIVES_HEADER not in detainee
     assert not bot.api.refused_calls()
