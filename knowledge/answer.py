@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -387,9 +386,10 @@ def _format_day(day: date, language: str) -> str:
     return format_date(day, format="long", locale=language)
 
 
-def _source_date(value: str, language: str, gettext: Callable[[str], str]) -> str:
+def _source_date(value: str, language: str) -> str:
     if value == "n.d.":
-        return gettext("n.d.")
+        _ = gettext_for(language)
+        return _("n.d.")
     try:
         return _format_day(date.fromisoformat(value), language)
     except ValueError:
@@ -404,12 +404,13 @@ def _shorten(label: str, limit: int = BUTTON_LABEL_LIMIT) -> str:
     return f"{cut or label[: limit - 1]}…"
 
 
-def _source_when(value: str, language: str, gettext: Callable[[str], str]) -> str:
+def _source_when(value: str, language: str) -> str:
     """A source's date, short: the year alone, or the day when it is known."""
     if value == "n.d.":
-        return gettext("n.d.")
+        _ = gettext_for(language)
+        return _("n.d.")
     if len(value) == 10:
-        return _source_date(value, language, gettext)
+        return _source_date(value, language)
     return value[:4]
 
 
@@ -428,7 +429,7 @@ def sources_line(sources: list[Source], language: str) -> str:
         seen.add(publisher)
         shown.append(
             f'<a href="{_escape(source.url)}">{_escape(publisher)}</a>, '
-            f"{_escape(_source_when(source.date, language, _))}"
+            f"{_escape(_source_when(source.date, language))}"
         )
     kept = shown[:MAX_SOURCES_IN_LINE]
     line = _escape(_("Sources:")) + " " + "; ".join(kept)
@@ -448,7 +449,7 @@ def sources_list(sources: list[Source], language: str, budget: int = TELEGRAM_LI
     lines = [
         f'• <a href="{_escape(source.url)}">{_escape(source.title_in(language))}</a> '
         f"({_escape(source.publisher_in(language))}, "
-        f"{_escape(_source_date(source.date, language, _))})"
+        f"{_escape(_source_date(source.date, language))})"
         for source in sources
     ]
     heading = "<b>" + _escape(_("Sources:")) + "</b>"
