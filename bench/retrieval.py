@@ -36,6 +36,7 @@ EXTRA_FILE = REPO_ROOT / "tests/fixtures/questions_extra.yaml"
 # Written blind (from the topics and the people who ask, never from the content): "dev" may be
 # looked at while improving the engine, "holdout" never is.
 BLIND_DEV_FILE = REPO_ROOT / "tests/blind/dev.yaml"
+BLIND_DEV2_FILE = REPO_ROOT / "tests/blind/dev2.yaml"
 BLIND_HOLDOUT_FILE = REPO_ROOT / "tests/blind/holdout.yaml"
 BENCHMARKS_FILE = REPO_ROOT / "BENCHMARKS.md"
 SECTION = "## Retrieval"
@@ -258,9 +259,9 @@ def report(sets: list[SetResult], today: date, setup: str) -> str:
         "answer) all match, as in tests/test_eval.py. The public set and our development set "
         "(tests/fixtures/questions_extra.yaml) were used while developing the engine; the blind "
         "sets (tests/blind/) were written by helpers who never read the content, from the topics "
-        "and the kinds of people who ask: `dev` was looked at while improving the engine, "
-        "`holdout` never was, so it is the fair estimate. Latency is per question, end to end "
-        "(analysis, search, composing the HTML reply), the median of repeated runs, index "
+        "and the kinds of people who ask: `dev` and `dev2` were looked at while improving the "
+        "engine, `holdout` never was, so it is the fair estimate. Latency is per question, end "
+        "to end (analysis, search, composing the HTML reply), the median of repeated runs, index "
         f"already built. {setup}",
         "",
         "| Question set | Cases | Engine | BM25 baseline | Engine / baseline |",
@@ -351,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "Public eval": load_cases(eval_file()),
         "Development": load_cases(EXTRA_FILE) if EXTRA_FILE.exists() else [],
         "Blind dev": load_cases(BLIND_DEV_FILE) if BLIND_DEV_FILE.exists() else [],
+        "Blind dev2": load_cases(BLIND_DEV2_FILE) if BLIND_DEV2_FILE.exists() else [],
         "Blind holdout": load_cases(BLIND_HOLDOUT_FILE) if BLIND_HOLDOUT_FILE.exists() else [],
     }
     known = question_sets["Public eval"] + question_sets["Development"]

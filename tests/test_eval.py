@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bench.retrieval import (
+    BLIND_DEV2_FILE,
     BLIND_DEV_FILE,
     BLIND_HOLDOUT_FILE,
     EXTRA_FILE,
@@ -82,13 +83,17 @@ def test_blind_dev_set(kb: KnowledgeBase) -> None:
     check_pass_rate(kb, BLIND_DEV_FILE, BLIND_DEV_PASS_RATE)
 
 
+def test_blind_dev2_set(kb: KnowledgeBase) -> None:
+    check_pass_rate(kb, BLIND_DEV2_FILE, BLIND_DEV_PASS_RATE - 0.05)
+
+
 def test_blind_holdout_set(kb: KnowledgeBase) -> None:
     check_pass_rate(kb, BLIND_HOLDOUT_FILE, BLIND_HOLDOUT_PASS_RATE)
 
 
 def test_out_of_scope_cases_get_no_answer(kb: KnowledgeBase) -> None:
     cases = []
-    for path in (EXTRA_FILE, BLIND_DEV_FILE, BLIND_HOLDOUT_FILE, eval_file()):
+    for path in (EXTRA_FILE, BLIND_DEV_FILE, BLIND_DEV2_FILE, BLIND_HOLDOUT_FILE, eval_file()):
         if path.exists():
             cases += [c for c in load_cases(path) if "topic" in c and c["topic"] is None]
     assert cases
