@@ -75,32 +75,40 @@ def command_run(args: argparse.Namespace) -> int:
         print("jiyn: --webhook-url and --listen go together", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(logging.INFO, secrets=settings.secrets)
+    from bot.leader import AlreadyRunning, Leadership, restart_as_standby
+
+    leadership = Leadership(settings.database_url)
+    if not leadership.is_postgres:
+        try:
+            # Before the migrations: they must not run under a process that is serving.
+            leadership.claim_sqlite()
+        except AlreadyRunning as error:
+            print(f"jiyn: {error}", file=sys.stderr)
+            return 1
     _upgrade_with_retries(settings)
 
-    from telegram import Update
+    import asyncio
 
     from bot.app import build_application
+    from bot.runner import WebhookOptions
+    from bot.serve import serve
 
     application = build_application(settings)
     log.info("starting Jiyn %s against %s", __version__, settings.api_base_url)
+    options = None
     if args.webhook_url:
         host, port = args.listen
-        path = urlsplit(args.webhook_url).path.lstrip("/")
-        # Telegram echoes this secret in a header, so forged POSTs to our port are refused.
-        secret = hashlib.sha256(f"jiyn-webhook:{settings.bot_token}".encode()).hexdigest()[:48]
-        application.run_webhook(
-            listen=host,
+        options = WebhookOptions(
+            url=args.webhook_url,
+            host=host,
             port=port,
-            url_path=path,
-            webhook_url=args.webhook_url,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-            # One delivery at a time: Telegram sends webhook updates in order only then, and the
-            # per-chat ordering of the update processor depends on arrival order.
-            max_connections=1,
+            path=urlsplit(args.webhook_url).path.lstrip("/"),
+            # Telegram echoes this secret in a header, so forged POSTs to our port are refused.
+            secret_token=hashlib.sha256(
+                f"jiyn-webhook:{settings.bot_token}".encode()
+            ).hexdigest()[:48],
         )
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    asyncio.run(serve(application, leadership, options, on_lost=restart_as_standby))
     return 0
 
 
