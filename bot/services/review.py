@@ -6,7 +6,6 @@ personal in an event (a note, a reason, a relayed message) is encrypted."""
 from __future__ import annotations
 
 import asyncio
-
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
