@@ -1,4 +1,5 @@
-"""The `jiyn` command: run, console, db upgrade, ask, kb check, kb gaps, keygen."""
+"""The `jiyn` command: run, console, db upgrade, ask, kb check, kb gaps, backup, restore,
+keygen."""
 
 from __future__ import annotations
 
@@ -199,6 +200,38 @@ def command_keys_rotate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def command_backup(args: argparse.Namespace) -> int:
+    """Write a consistent copy of the database (the bot may be running)."""
+    from pathlib import Path
+
+    from bot.backup import BackupError, backup
+
+    settings = _settings_or_exit()
+    try:
+        backup(settings.database_url, Path(args.file))
+    except BackupError as error:
+        print(f"jiyn: backup failed: {error}", file=sys.stderr)
+        return 1
+    print(f"backup of {redact_url(settings.database_url)} written to {args.file}")
+    return 0
+
+
+def command_restore(args: argparse.Namespace) -> int:
+    """Put a backup into an empty database."""
+    from pathlib import Path
+
+    from bot.backup import BackupError, restore
+
+    settings = _settings_or_exit()
+    try:
+        restore(settings.database_url, Path(args.file))
+    except BackupError as error:
+        print(f"jiyn: restore failed: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.file} restored into {redact_url(settings.database_url)}")
+    return 0
+
+
 def command_keygen(_args: argparse.Namespace) -> int:
     """Print a new encryption key for JIYN_ENCRYPTION_KEY."""
     from cryptography.fernet import Fernet
@@ -269,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
     keys_commands.add_parser(
         "rotate", help="re-encrypt personal data under the first JIYN_ENCRYPTION_KEY"
     ).set_defaults(handler=command_keys_rotate)
+
+    backup = commands.add_parser(
+        "backup", help="write a consistent copy of the database, also while the bot runs"
+    )
+    backup.add_argument("file", help="where to write the copy")
+    backup.set_defaults(handler=command_backup)
+    restore = commands.add_parser("restore", help="put a backup into an empty database")
+    restore.add_argument("file", help="a file written by jiyn backup")
+    restore.set_defaults(handler=command_restore)
 
     keygen = commands.add_parser("keygen", help="print a new JIYN_ENCRYPTION_KEY")
     keygen.set_defaults(handler=command_keygen)
