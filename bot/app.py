@@ -257,10 +257,7 @@ def build_application(
         base_file_url=f"{settings.api_base_url}/file/bot",
         request=make_request(),
         get_updates_request=make_get_updates_request(),
-        rate_limiter=TelegramRateLimiter(
-            rate_limits,
-            on_error=lambda error: metrics.telegram_errors.labels(type(error).__name__).inc(),
-        ),
+        rate_limiter=TelegramRateLimiter(rate_limits, on_error=metrics.telegram_error),
     )
 
     async def send_plain(chat_id: int, text: str) -> object:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 from telegram import Update
+from telegram.error import RetryAfter, TelegramError
 
 from bot.db import SessionFactory
 from bot.models import Report, ReportStatus, utcnow
@@ -104,6 +105,12 @@ class Metrics:
         kind = update_kind(update)
         self.updates.labels(kind).inc()
         self.update_seconds.labels(kind).observe(seconds)
+
+    def telegram_error(self, error: TelegramError) -> None:
+        """A Bot API call failed (it may be retried)."""
+        self.telegram_errors.labels(type(error).__name__).inc()
+        if isinstance(error, RetryAfter):
+            self.telegram_retries.inc()
 
     async def read_database(self, sessions: SessionFactory) -> None:
         """Refresh the gauges that come from the database."""
