@@ -12,6 +12,8 @@ from telegram.ext import ExtBot
 
 from bot.delivery import HOLD_BACK_POLL_SECONDS, UpdateAcks
 
+MAX_UPDATES_PER_PAGE = 100  # getUpdates' default and maximum limit
+
 
 class JiynBot(ExtBot[None]):
     """ExtBot whose answer to a button press never fails the handler that sends it, which
@@ -37,9 +39,9 @@ class JiynBot(ExtBot[None]):
     ) -> tuple[Update, ...]:
         """New updates; the confirmation (`offset`) never passes an update still in flight."""
         while True:
-            if self.acks.in_flight:
+            if self.acks.holding_back:
                 await self.acks.wait_for_idle(HOLD_BACK_POLL_SECONDS)
-            holding_back = self.acks.in_flight > 0
+            holding_back = self.acks.holding_back
             updates = await super().get_updates(
                 offset=self.acks.offset(offset),
                 limit=limit,
@@ -51,6 +53,8 @@ class JiynBot(ExtBot[None]):
             fresh = set(self.acks.take_new([update.update_id for update in updates]))
             if fresh or not updates:
                 return tuple(update for update in updates if update.update_id in fresh)
+            if len(updates) >= (limit or MAX_UPDATES_PER_PAGE):
+                self.acks.give_up()  # a full page of unfinished updates hides the newer ones
 
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
         """Answer the press; False when Telegram no longer takes an answer to it."""
