@@ -3,13 +3,13 @@
 Telegram gives a token's updates to one consumer, and the bot keeps per-chat order and caches in
 memory, so two active processes would be wrong. On PostgreSQL the active process holds a
 session-level advisory lock on a connection of its own, kept for as long as it is active; a
-standby tries to take the lock every `RETRY_SECONDS`. When the active process dies, PostgreSQL
-ends its session and the lock is free: at once after a crash or SIGKILL (the socket closes), and
-after `SERVER_GIVE_UP_MS` when the machine or its network is gone (TCP keepalives and a user
-timeout set on the lock's connection). The active process checks the lock's connection every
-`KEEPALIVE_SECONDS` and gives up (`on_lost`) as soon as a check fails or takes longer than
-`KEEPALIVE_TIMEOUT`: always before the server can hand the lock to a standby, so two processes
-are never active together.
+standby waits for the lock on the server (`pg_advisory_lock`), which grants it the moment the
+active session ends. When the active process dies, PostgreSQL ends its session: at once after
+a crash or SIGKILL (the socket closes), and after `SERVER_GIVE_UP_MS` when the machine or its
+network is gone (TCP keepalives and a user timeout set on the lock's connection). The active
+process checks the lock's connection every `KEEPALIVE_SECONDS` and gives up (`on_lost`) as soon
+as a check fails or takes longer than `KEEPALIVE_TIMEOUT`: always before the server can hand the
+lock to a standby, so two processes are never active together.
 
 On SQLite there is no server to coordinate: a second process on the same file is refused.
 """
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # The advisory lock's key: any fixed 64-bit number; derived from a name so it says what it is.
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"jiyn:active-process").digest()[:8], "big", signed=True)
 RETRY_SECONDS = 1.0
+CONNECT_TIMEOUT = 10.0
+WAIT_SECONDS = 30.0
 KEEPALIVE_SECONDS = 1.0
 KEEPALIVE_TIMEOUT = 3.0
 # The server ends a silent session after this; it must stay above KEEPALIVE_SECONDS +
@@ -95,20 +97,32 @@ class Leadership:
         while True:
             connection = None
             try:
-                connection = await asyncpg.connect(dsn, server_settings=_SERVER_SETTINGS)
-                if await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
-                    self._connection = connection
-                    self.active = True
-                    return
-            except (TimeoutError, OSError, asyncpg.PostgresError) as error:
+                connection = await asyncpg.connect(
+                    dsn, server_settings=_SERVER_SETTINGS, timeout=CONNECT_TIMEOUT
+                )
+                if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+                    if not told and on_standby is not None:
+                        on_standby()
+                    told = True
+                    # Queued on the server: granted the moment the active process's session
+                    # ends. Bounded, so a connection that died silently is noticed and renewed.
+                    await asyncio.wait_for(
+                        connection.execute("SELECT pg_advisory_lock($1)", LOCK_KEY), WAIT_SECONDS
+                    )
+                self._connection = connection
+                self.active = True
+                return
+            except TimeoutError:
+                pass  # still waiting: again on a fresh connection
+            except asyncio.CancelledError:
+                if connection is not None:
+                    connection.terminate()
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("standby: database not reachable (%s)", type(error).__name__)
+                await asyncio.sleep(RETRY_SECONDS)
             if connection is not None:
-                await connection.close()
-            if not told:
-                told = True
-                if on_standby is not None:
-                    on_standby()
-            await asyncio.sleep(RETRY_SECONDS)
+                connection.terminate()
 
     def watch(self, on_lost: Callable[[], None]) -> None:
         """Check the lock's connection from now on; `on_lost` runs once when it fails."""
