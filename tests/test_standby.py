@@ -56,13 +56,14 @@ class BotProcess:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, environ: dict[str, str], cwd: Path) -> BotProcess:
+    async def start(cls, environ: dict[str, str], cwd: Path, *args: str) -> BotProcess:
         port = _closed_port()
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot.cli",
             "run",
+            *args,
             env={**environ, "JIYN_HEALTH_PORT": str(port)},
             cwd=str(cwd),
             stdout=asyncio.subprocess.DEVNULL,
@@ -264,6 +265,46 @@ async def test_an_active_process_cut_off_from_the_database_stands_down(
         if second is not None:
             await second.kill()
         await proxy.cut()
+
+
+async def test_in_webhook_mode_only_the_active_process_registers_the_webhook(
+    api: LocalBotApi, postgres_url: str, tmp_path: Path
+) -> None:
+    ports = [_closed_port(), _closed_port()]
+    urls = [f"http://127.0.0.1:{port}/telegram" for port in ports]
+
+    async def start(index: int) -> BotProcess:
+        return await BotProcess.start(
+            _environ(tmp_path, api, postgres_url, f"w{index}"),
+            tmp_path,
+            "--webhook-url",
+            urls[index],
+            "--listen",
+            f"127.0.0.1:{ports[index]}",
+        )
+
+    def registered() -> list[str]:
+        return [str(c.params.get("url")) for c in api.calls if c.ok and c.method == "setWebhook"]
+
+    first = await start(0)
+    second: BotProcess | None = None
+    try:
+        await _role_is(first, "active")
+        second = await start(1)
+        await _until(lambda: second.said("standby:"), "the second process to wait")
+        assert registered() == [urls[0]]
+        asker = RemotePerson(api, api.user(7995, language_code="en"))
+        await asker.says("/start", "Jiyn")
+
+        await first.kill()
+        await _role_is(second, "active")
+        await _until(lambda: len(registered()) == 2, "the new active process to register")
+        assert registered() == [urls[0], urls[1]]
+        await asker.says("/help", "")
+    finally:
+        await first.kill()
+        if second is not None:
+            await second.kill()
 
 
 async def test_a_second_process_on_the_same_sqlite_file_is_refused(
