@@ -62,9 +62,7 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
-        server = site._server
-        if server is not None and server.sockets:  # type: ignore[attr-defined]
-            self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        self.port = int(self._runner.addresses[0][1])  # the one chosen when asked for port 0
         log.info("health and metrics on http://%s:%d/", self._host, self.port)
 
     async def shutdown(self) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+import asyncpg
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Leadership:
 
     def __init__(self, database_url: str) -> None:
         self._url = make_url(database_url)
-        self._connection: object | None = None
+        self._connection: asyncpg.Connection | None = None
         self._file: IO[bytes] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.active = False
@@ -90,8 +91,6 @@ class Leadership:
     async def acquire(self, on_standby: Callable[[], None] | None = None) -> None:
         """Wait until this process holds the PostgreSQL advisory lock; `on_standby` is called
         once if another process holds it now."""
-        import asyncpg
-
         dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
         told = False
         while True:
@@ -135,10 +134,7 @@ class Leadership:
         while True:
             await asyncio.sleep(KEEPALIVE_SECONDS)
             try:
-                await asyncio.wait_for(
-                    connection.fetchval("SELECT 1"),  # type: ignore[attr-defined]
-                    KEEPALIVE_TIMEOUT,
-                )
+                await asyncio.wait_for(connection.fetchval("SELECT 1"), KEEPALIVE_TIMEOUT)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # any failure means the lock may be gone
@@ -159,7 +155,7 @@ class Leadership:
             self._watcher = None
         if self._connection is not None:
             with contextlib.suppress(Exception):
-                await self._connection.close()  # type: ignore[attr-defined]
+                await self._connection.close()
             self._connection = None
         if self._file is not None:
             self._file.close()
