@@ -114,9 +114,13 @@ def _pg_tool(name: str) -> str:
     if found:
         return found
     # Debian keeps each version's tools here when no wrapper is on the PATH.
-    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: p.parts)
+    versions = [
+        path
+        for path in Path("/usr/lib/postgresql").glob(f"*/bin/{name}")
+        if path.parts[-3].isdigit()
+    ]
     if versions:
-        return str(versions[-1])
+        return str(max(versions, key=lambda path: int(path.parts[-3])))
     raise BackupError(f"{name} not found: {PG_TOOLS_HINT}")
 
 

@@ -35,6 +35,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    # Ready for traffic only once updates flow, not from the moment the lock is taken.
+    serving = asyncio.Event()
     health = None
     if settings.health_port is not None:
         health = HealthServer(
@@ -44,7 +46,7 @@ async def serve(
             services.engine,
             lambda: services.metrics.read_database(services.sessions),
             f"{settings.api_base_url}/bot{application.bot.token}/getMe",
-            lambda: leadership.active,
+            lambda: leadership.active and serving.is_set(),
         )
         await health.initialize()
     try:
@@ -69,6 +71,7 @@ async def serve(
         leadership.watch(on_lost)
         feed = polling(application) if options is None else webhook(application, options)
         async with feed:
+            serving.set()
             await stop.wait()
     finally:
         await leadership.release()

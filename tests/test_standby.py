@@ -321,5 +321,12 @@ async def test_a_second_process_on_the_same_sqlite_file_is_refused(
         [line] = result.stderr.strip().splitlines()
         assert "another jiyn process is running on" in line and str(database) in line
         assert await first.role() == "active"
+        first.process.send_signal(signal.SIGTERM)  # a clean stop releases the file
+        assert await asyncio.wait_for(first.process.wait(), SUBPROCESS_WAIT) == 0
+        second = await BotProcess.start(environ, tmp_path)
+        try:
+            await _role_is(second, "active")
+        finally:
+            await second.kill()
     finally:
         await first.kill()
