@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from sqlalchemy import event
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.ext import (
     Application,
@@ -26,12 +27,14 @@ from bot.crypto import Cipher
 from bot.db import create_engine, create_session_factory
 from bot.http import TelegramLimits, TelegramRateLimiter, make_get_updates_request, make_request
 from bot.i18n import LANGUAGES, N_, gettext_for
+from bot.metrics import Metrics
 from bot.persistence import DatabasePersistence
 from bot.processing import ChatOrderedUpdateProcessor
+from bot.services.error_summary import ErrorSummaries
 from bot.services.notify import VolunteerNotifier
-from bot.services.reports import ReportService
+from bot.services.reports import DATABASE_ERRORS, ReportService
 from bot.services.review import ReviewService
-from bot.services.users import UserDirectory
+from bot.services.users import UserDirectory, user_language
 from bot.telegram_bot import JiynBot
 from handlers import (
     errors,
@@ -88,8 +91,8 @@ async def register_commands(application: JiynApplication) -> None:
 
 
 async def _post_init(application: JiynApplication) -> None:
-    await register_commands(application)
     services: Services = application.bot_data["services"]
+    await asyncio.gather(register_commands(application), services.users.initialize())
     settings = services.settings
     if settings.volunteer_chat_id is not None:
 
@@ -116,6 +119,8 @@ async def _post_stop(application: JiynApplication) -> None:
     if services.notifier is not None:
         await services.notifier.stop()
     await services.reports.stop()
+    await services.users.shutdown()
+    await services.errors.stop()
 
 
 async def _post_shutdown(application: JiynApplication) -> None:
@@ -240,6 +245,32 @@ def build_application(
     sessions = create_session_factory(engine)
     cipher = Cipher(settings.encryption_keys)
     reports = ReportService(sessions, cipher)
+    metrics = Metrics()
+    # Every failed statement, whoever caught it (many callers answer without the database).
+    event.listen(engine.sync_engine, "handle_error", lambda _context: metrics.database_errors.inc())
+    bot = JiynBot(
+        bot_token,
+        base_url=f"{settings.api_base_url}/bot",
+        base_file_url=f"{settings.api_base_url}/file/bot",
+        request=make_request(),
+        get_updates_request=make_get_updates_request(),
+        rate_limiter=TelegramRateLimiter(rate_limits, on_error=metrics.telegram_error),
+    )
+
+    async def send_plain(chat_id: int, text: str) -> object:
+        return await bot.send_message(chat_id, text)
+
+    async def admin_language(telegram_id: int) -> str:
+        try:
+            return await user_language(sessions, telegram_id, settings.default_language)
+        except DATABASE_ERRORS:
+            return settings.default_language
+
+    def update_done(update: object, seconds: float) -> None:
+        if isinstance(update, Update):
+            bot.acks.done(update.update_id)
+        metrics.update_done(update, seconds)
+
     services = Services(
         settings=settings,
         engine=engine,
@@ -249,20 +280,13 @@ def build_application(
         reports=reports,
         review=ReviewService(sessions, cipher),
         users=UserDirectory(sessions),
-    )
-
-    bot = JiynBot(
-        bot_token,
-        base_url=f"{settings.api_base_url}/bot",
-        base_file_url=f"{settings.api_base_url}/file/bot",
-        request=make_request(),
-        get_updates_request=make_get_updates_request(),
-        rate_limiter=TelegramRateLimiter(rate_limits),
+        metrics=metrics,
+        errors=ErrorSummaries(send_plain, settings.admin_ids, admin_language),
     )
     application: JiynApplication = (
         ApplicationBuilder()
         .bot(bot)
-        .concurrent_updates(ChatOrderedUpdateProcessor())
+        .concurrent_updates(ChatOrderedUpdateProcessor(on_done=update_done))
         .context_types(ContextTypes(context=JiynContext))
         .persistence(DatabasePersistence(reports))
         .post_init(_post_init)

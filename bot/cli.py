@@ -1,4 +1,5 @@
-"""The `jiyn` command: run, console, db upgrade, ask, kb check, kb gaps, keygen."""
+"""The `jiyn` command: run, console, db upgrade, ask, kb check, kb gaps, backup, restore,
+keygen."""
 
 from __future__ import annotations
 
@@ -75,32 +76,40 @@ def command_run(args: argparse.Namespace) -> int:
         print("jiyn: --webhook-url and --listen go together", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(logging.INFO, secrets=settings.secrets)
+    from bot.leader import AlreadyRunning, Leadership, restart_as_standby
+
+    leadership = Leadership(settings.database_url)
+    if not leadership.is_postgres:
+        try:
+            # Before the migrations: they must not run under a process that is serving.
+            leadership.claim_sqlite()
+        except AlreadyRunning as error:
+            print(f"jiyn: {error}", file=sys.stderr)
+            return 1
     _upgrade_with_retries(settings)
 
-    from telegram import Update
+    import asyncio
 
     from bot.app import build_application
+    from bot.runner import WebhookOptions
+    from bot.serve import serve
 
     application = build_application(settings)
     log.info("starting Jiyn %s against %s", __version__, settings.api_base_url)
+    options = None
     if args.webhook_url:
         host, port = args.listen
-        path = urlsplit(args.webhook_url).path.lstrip("/")
-        # Telegram echoes this secret in a header, so forged POSTs to our port are refused.
-        secret = hashlib.sha256(f"jiyn-webhook:{settings.bot_token}".encode()).hexdigest()[:48]
-        application.run_webhook(
-            listen=host,
+        options = WebhookOptions(
+            url=args.webhook_url,
+            host=host,
             port=port,
-            url_path=path,
-            webhook_url=args.webhook_url,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-            # One delivery at a time: Telegram sends webhook updates in order only then, and the
-            # per-chat ordering of the update processor depends on arrival order.
-            max_connections=1,
+            path=urlsplit(args.webhook_url).path.lstrip("/"),
+            # Telegram echoes this secret in a header, so forged POSTs to our port are refused.
+            secret_token=hashlib.sha256(
+                f"jiyn-webhook:{settings.bot_token}".encode()
+            ).hexdigest()[:48],
         )
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    asyncio.run(serve(application, leadership, options, on_lost=restart_as_standby))
     return 0
 
 
@@ -191,6 +200,38 @@ def command_keys_rotate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def command_backup(args: argparse.Namespace) -> int:
+    """Write a consistent copy of the database (the bot may be running)."""
+    from pathlib import Path
+
+    from bot.backup import BackupError, backup
+
+    settings = _settings_or_exit()
+    try:
+        backup(settings.database_url, Path(args.file))
+    except BackupError as error:
+        print(f"jiyn: backup failed: {error}", file=sys.stderr)
+        return 1
+    print(f"backup of {redact_url(settings.database_url)} written to {args.file}")
+    return 0
+
+
+def command_restore(args: argparse.Namespace) -> int:
+    """Put a backup into an empty database."""
+    from pathlib import Path
+
+    from bot.backup import BackupError, restore
+
+    settings = _settings_or_exit()
+    try:
+        restore(settings.database_url, Path(args.file))
+    except BackupError as error:
+        print(f"jiyn: restore failed: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.file} restored into {redact_url(settings.database_url)}")
+    return 0
+
+
 def command_keygen(_args: argparse.Namespace) -> int:
     """Print a new encryption key for JIYN_ENCRYPTION_KEY."""
     from cryptography.fernet import Fernet
@@ -261,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
     keys_commands.add_parser(
         "rotate", help="re-encrypt personal data under the first JIYN_ENCRYPTION_KEY"
     ).set_defaults(handler=command_keys_rotate)
+
+    backup = commands.add_parser(
+        "backup", help="write a consistent copy of the database, also while the bot runs"
+    )
+    backup.add_argument("file", help="where to write the copy")
+    backup.set_defaults(handler=command_backup)
+    restore = commands.add_parser("restore", help="put a backup into an empty database")
+    restore.add_argument("file", help="a file written by jiyn backup")
+    restore.set_defaults(handler=command_restore)
 
     keygen = commands.add_parser("keygen", help="print a new JIYN_ENCRYPTION_KEY")
     keygen.set_defaults(handler=command_keygen)

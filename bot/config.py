@@ -46,6 +46,7 @@ class Settings:
     stale_claim_hours: int = 24
     digest_time: time = time(21, 0)
     gaps_retention_days: int = 30
+    health_port: int | None = None
 
     @property
     def secrets(self) -> list[str]:
@@ -217,6 +218,15 @@ def _time_of_day(name: str, raw: str | None, default: time) -> time:
     return time(int(match[1]), int(match[2]))
 
 
+def _port(name: str, raw: str | None) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip()
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"{name}: expected a TCP port number between 1 and 65535")
+    return int(value)
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
@@ -256,4 +266,5 @@ def load_settings(
         gaps_retention_days=_positive_int(
             "JIYN_GAPS_RETENTION_DAYS", env.get("JIYN_GAPS_RETENTION_DAYS"), 30
         ),
+        health_port=_port("JIYN_HEALTH_PORT", env.get("JIYN_HEALTH_PORT")),
     )

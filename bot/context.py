@@ -13,6 +13,8 @@ from bot.config import Settings
 from bot.crypto import Cipher
 from bot.db import SessionFactory
 from bot.i18n import choose_language, gettext_for, ngettext_for
+from bot.metrics import Metrics
+from bot.services.error_summary import ErrorSummaries
 from bot.services.notify import VolunteerNotifier
 from bot.services.reports import ReportService
 from bot.services.review import ReviewService
@@ -35,6 +37,8 @@ class Services:
     reports: ReportService
     review: ReviewService
     users: UserDirectory
+    metrics: Metrics
+    errors: ErrorSummaries
     notifier: VolunteerNotifier | None = None
 
 

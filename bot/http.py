@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue  # what PTB passes for 'not given'
-from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import BaseRateLimiter
 from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
@@ -329,6 +329,7 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
     __slots__ = (
         "_chats",
         "_limits",
+        "_on_error",
         "_overall",
         "_overall_turn",
         "_policy",
@@ -338,8 +339,13 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
     _SWEEP_EVERY = 1024
 
     def __init__(
-        self, limits: TelegramLimits | None = None, retry: RetryPolicy | None = None
+        self,
+        limits: TelegramLimits | None = None,
+        retry: RetryPolicy | None = None,
+        on_error: Callable[[TelegramError], None] | None = None,
     ) -> None:
+        """`on_error` is told of every failed attempt (metrics), retried or not."""
+        self._on_error = on_error
         self._limits = limits or TelegramLimits()
         self._policy = retry or RetryPolicy()
         self._overall = _SlidingWindows(self._limits.overall)
@@ -394,7 +400,7 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
             if paced:
                 await self._wait_for_room(chat)
             try:
-                return await call.callback(*call.args, **call.kwargs)
+                return await self._attempt(call)
             except RetryAfter as error:
                 seconds = _retry_after_seconds(error)
                 if seconds > self._policy.max_retry_after:
@@ -424,6 +430,14 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
                     delay,
                 )
                 await asyncio.sleep(delay)
+
+    async def _attempt(self, call: _Call) -> JsonResult:
+        try:
+            return await call.callback(*call.args, **call.kwargs)
+        except TelegramError as error:
+            if self._on_error is not None:
+                self._on_error(error)
+            raise
 
     def _chat_state(self, chat_id: object) -> _ChatState:
         key = str(chat_id)

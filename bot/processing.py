@@ -12,7 +12,7 @@ Use it with `ApplicationBuilder().concurrent_updates(ChatOrderedUpdateProcessor(
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -26,6 +26,8 @@ DEFAULT_MAX_RUNNING = 256
 DEFAULT_MAX_PENDING = 8192
 
 OrderingKey = tuple[str, int | str]
+# Told of every update once its handlers finished, with the seconds since it arrived.
+UpdateDone = Callable[[object, float], None]
 
 
 def ordering_keys(update: object) -> tuple[OrderingKey, ...]:
@@ -52,12 +54,13 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     that order and its semaphore wakes waiters first in, first out.
     """
 
-    __slots__ = ("_max_running", "_running", "_tails")
+    __slots__ = ("_max_running", "_on_done", "_running", "_tails")
 
     def __init__(
         self,
         max_running: int = DEFAULT_MAX_RUNNING,
         max_pending: int = DEFAULT_MAX_PENDING,
+        on_done: UpdateDone | None = None,
     ) -> None:
         if max_running < 1:
             raise ValueError("max_running must be at least 1")
@@ -67,6 +70,7 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         self._running = asyncio.BoundedSemaphore(max_running)
         # The completion signal of the latest update seen for each key.
         self._tails: dict[OrderingKey, asyncio.Event] = {}
+        self._on_done = on_done
 
     @property
     def max_running(self) -> int:
@@ -81,18 +85,20 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the update's predecessors in its chat and user, then run it."""
         keys = ordering_keys(update)
+        arrived = asyncio.get_running_loop().time()
         # No await before the tails are replaced: that is what fixes the arrival order.
         predecessors = [self._tails[key] for key in keys if key in self._tails]
         done = asyncio.Event()
         for key in keys:
             self._tails[key] = done
-        started = False
+        started = handled = False
         try:
             for predecessor in predecessors:
                 await predecessor.wait()
             async with self._running:
                 started = True
                 await coroutine
+                handled = True
         finally:
             if not started and isinstance(coroutine, Coroutine):
                 coroutine.close()  # cancelled while waiting: never awaited, and that is fine
@@ -100,6 +106,9 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
             for key in keys:
                 if self._tails.get(key) is done:
                     del self._tails[key]
+            # Only a finished update counts: one cut short is handled again (bot.delivery).
+            if handled and self._on_done is not None:
+                self._on_done(update, asyncio.get_running_loop().time() - arrived)
 
     async def initialize(self) -> None:
         """Nothing to set up."""

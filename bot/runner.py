@@ -1,26 +1,41 @@
-"""Running an Application inside an event loop that someone else owns (console, tests)."""
+"""Running an Application inside an event loop that someone else owns (`jiyn run`, console,
+tests): started, fed by long polling or a webhook, and stopped cleanly."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 
 from telegram import Update
+from telegram.ext import Updater
 
 from bot.app import JiynApplication
 
 
+@dataclass(frozen=True)
+class WebhookOptions:
+    """Where Telegram posts updates and where this process listens for them."""
+
+    url: str
+    host: str
+    port: int
+    path: str
+    secret_token: str
+
+
 @asynccontextmanager
-async def polling(application: JiynApplication, *, poll_timeout: int = 10) -> AsyncIterator[None]:
-    """Start the Application with long polling and stop it cleanly on exit, running the same
-    post_init/post_shutdown hooks as run_polling()."""
+async def running(
+    application: JiynApplication, start_updates: Callable[[Updater], Awaitable[object]]
+) -> AsyncIterator[None]:
+    """Start the Application, then its updates (`start_updates`), and stop both on exit,
+    running the same post_init/post_stop/post_shutdown hooks as run_polling()."""
     await application.initialize()
     if application.post_init:
         await application.post_init(application)
     await application.start()
-    await application.updater.start_polling(
-        poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
-    )
+    assert application.updater is not None
+    await start_updates(application.updater)
     try:
         yield
     finally:
@@ -33,3 +48,35 @@ async def polling(application: JiynApplication, *, poll_timeout: int = 10) -> As
         await application.shutdown()
         if application.post_shutdown:
             await application.post_shutdown(application)
+
+
+def polling(
+    application: JiynApplication, *, poll_timeout: int = 10
+) -> AbstractAsyncContextManager[None]:
+    """The Application fed by long polling."""
+    return running(
+        application,
+        lambda updater: updater.start_polling(
+            poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+        ),
+    )
+
+
+def webhook(
+    application: JiynApplication, options: WebhookOptions
+) -> AbstractAsyncContextManager[None]:
+    """The Application fed by a webhook, registered with Telegram when it starts."""
+    return running(
+        application,
+        lambda updater: updater.start_webhook(
+            listen=options.host,
+            port=options.port,
+            url_path=options.path,
+            webhook_url=options.url,
+            secret_token=options.secret_token,
+            allowed_updates=Update.ALL_TYPES,
+            # One delivery at a time: Telegram sends webhook updates in order only then, and the
+            # per-chat ordering of the update processor depends on arrival order.
+            max_connections=1,
+        ),
+    )

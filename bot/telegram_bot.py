@@ -2,17 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
+from bot.delivery import HOLD_BACK_POLL_SECONDS, UpdateAcks
+
+MAX_UPDATES_PER_PAGE = 100  # getUpdates' default and maximum limit
+
 
 class JiynBot(ExtBot[None]):
-    """ExtBot whose answer to a button press never fails the handler that sends it, and which
-    sends long answers without reading Telegram's copy of them back."""
+    """ExtBot whose answer to a button press never fails the handler that sends it, which
+    sends long answers without reading Telegram's copy of them back, and which confirms updates
+    to Telegram only once they are handled (bot.delivery)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acks = UpdateAcks()
+
+    @property
+    def acks(self) -> UpdateAcks:
+        """The updates handed out and not yet handled."""
+        return self._acks
+
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: Any = None,  # noqa: ASYNC109 - the Bot API parameter, same name as PTB
+        allowed_updates: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> tuple[Update, ...]:
+        """New updates; the confirmation (`offset`) never passes an update still in flight."""
+        while True:
+            if self.acks.holding_back:
+                await self.acks.wait_for_idle(HOLD_BACK_POLL_SECONDS)
+            holding_back = self.acks.holding_back
+            updates = await super().get_updates(
+                offset=self.acks.offset(offset),
+                limit=limit,
+                # Unconfirmed updates come back at once, so a long poll would not wait anyway.
+                timeout=0 if holding_back else timeout,
+                allowed_updates=allowed_updates,
+                **kwargs,
+            )
+            fresh = set(self.acks.take_new([update.update_id for update in updates]))
+            if fresh or not updates:
+                return tuple(update for update in updates if update.update_id in fresh)
+            if len(updates) >= (limit or MAX_UPDATES_PER_PAGE):
+                self.acks.give_up()  # a full page of unfinished updates hides the newer ones
 
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
         """Answer the press; False when Telegram no longer takes an answer to it."""

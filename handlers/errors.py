@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from types import TracebackType
 
 from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 
 from bot.context import JiynContext
+from bot.metrics import update_kind
 
 log = logging.getLogger("jiyn.errors")
 
@@ -34,14 +36,35 @@ def describe_update(update: object) -> str:
     )
 
 
+def failed_handler(traceback: TracebackType | None) -> str:
+    """The innermost function of our handlers in the traceback ("handlers.report.ask_name"),
+    else "other": a name from the code, never from the update."""
+    found = "other"
+    while traceback is not None:
+        module = str(traceback.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith("handlers.") and module != __name__:
+            found = f"{module}.{traceback.tb_frame.f_code.co_name}"
+        traceback = traceback.tb_next
+    return found
+
+
 async def handle_error(update: object, context: JiynContext) -> None:
-    """Log the failure and tell the user something went wrong, in their language."""
+    """Log the failure, count it, summarise it to the administrators (rate-limited), and tell
+    the user something went wrong, in their language."""
     error = context.error
     log.error(
         "handler failed for %s: %s",
         describe_update(update),
         type(error).__name__,
         exc_info=(type(error), error, error.__traceback__) if error else None,
+    )
+    services = context.services
+    error_name = type(error).__name__
+    services.metrics.handler_errors.labels(error_name).inc()
+    services.errors.record(
+        error_name,
+        failed_handler(error.__traceback__ if error else None),
+        update_kind(update),
     )
     if not isinstance(update, Update) or update.effective_chat is None:
         return

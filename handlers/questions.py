@@ -36,6 +36,7 @@ async def answer_text(update: Update, context: JiynContext) -> None:
     reply = answer_question(context.services.knowledge, question, reply_language(update, context))
     await send_reply(message, reply, quote=True)
     if reply.kind in ("no_answer", "clarify"):
+        context.services.metrics.unanswered.labels(reply.kind).inc()
         await keep_gap(context, question, reply, reply.kind)
 
 

@@ -51,8 +51,10 @@ def test_values_are_parsed(tmp_path: Path) -> None:
         JIYN_ENCRYPTION_KEY=GOOD_KEY,
         JIYN_DEFAULT_LANGUAGE="kk",
         JIYN_TIMEZONE="Asia/Aqtobe",
+        JIYN_HEALTH_PORT="9464",
     )
     assert settings.api_base_url == "http://127.0.0.1:8081"
+    assert settings.health_port == 9464
     assert settings.database_url == "postgresql+asyncpg://u:secret@db/jiyn"
     assert settings.admin_ids == {5, 7}
     assert settings.volunteer_chat_id == -1001234
@@ -83,6 +85,8 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path) -> None:
         ("JIYN_TIMEZONE", "Mars/Olympus"),
         ("JIYN_RETENTION_DAYS", "0"),
         ("JIYN_ENCRYPTION_KEY", GOOD_KEY + ",bad"),
+        ("JIYN_HEALTH_PORT", "70000"),
+        ("JIYN_HEALTH_PORT", "metrics"),
     ],
 )
 def test_wrong_values_name_the_variable(tmp_path: Path, variable: str, value: str) -> None:

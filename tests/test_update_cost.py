@@ -1,6 +1,7 @@
-"""What an update of a person the bot knows costs: a question is answered without a database
-query (the user directory and the waiting-question index answer from memory), and what those
-shortcuts skip still takes effect at once: a new Telegram language, a chosen language, /forget.
+"""What an update of a person costs: a question is answered without a database query, from a
+known person (the user directory and the waiting-question index answer from memory) and from a
+new one (written with the next batch of first contacts), and what those shortcuts skip still
+takes effect: a new Telegram language, a chosen language, /forget.
 (A typed answer waiting across a restart: tests/test_review_flow.py.)"""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import event, select
 from bot.db import create_engine
 from bot.i18n import gettext_for
 from bot.models import User
-from tests.harness import Person, RunningBot
+from tests.harness import Person, RunningBot, settle
 
 QUESTION_RU = "Какой штраф за участие в несанкционированном митинге?"
 QUESTION_EN = "What is the fine for joining an unauthorised rally?"
@@ -50,11 +51,17 @@ async def _stored_user(database_url: str, telegram_id: int) -> Any:
         await engine.dispose()
 
 
-async def test_a_known_persons_question_costs_no_query(bot: RunningBot) -> None:
+def _users(bot: RunningBot) -> Any:
+    return bot.application.bot_data["services"].users
+
+
+async def test_a_known_persons_question_costs_no_query(
+    bot: RunningBot, database_url: str
+) -> None:
     person = Person(bot, bot.api.user(61001, language_code="ru"))
-    with statements_about_people(bot) as first_contact:
-        await person.says(QUESTION_RU)
-    assert first_contact  # registered on first contact
+    await person.says(QUESTION_RU)
+    await _users(bot).flush()
+    assert (await _stored_user(database_url, 61001)).telegram_language == "ru"
     with statements_about_people(bot) as known:
         calls = await person.says(QUESTION_RU)
         calls += await person.says(QUESTION_EN)
@@ -65,6 +72,7 @@ async def test_a_known_persons_question_costs_no_query(bot: RunningBot) -> None:
 async def test_a_new_telegram_language_is_saved(bot: RunningBot, database_url: str) -> None:
     person = Person(bot, bot.api.user(61002, language_code="ru"))
     await person.says(QUESTION_RU)
+    await _users(bot).flush()
     person = Person(bot, bot.api.user(61002, language_code="kk"))
     with statements_about_people(bot) as changed:
         await person.says(QUESTION_RU)
@@ -88,5 +96,28 @@ async def test_a_chosen_language_and_forget_take_effect_at_once(
     assert await _stored_user(database_url, 61003) is None
     calls = await person.says(QUESTION_RU)  # Telegram's language again, and registered again
     assert gettext_for("ru")("Sources:") in person.texts(calls)
+    await _users(bot).flush()
     stored = await _stored_user(database_url, 61003)
     assert stored is not None and stored.language is None
+
+
+async def test_first_contacts_cost_no_query_and_are_written_together(
+    bot: RunningBot, database_url: str
+) -> None:
+    # The index of typed answers waiting is read once after a start; not what is measured here.
+    await Person(bot, bot.api.user(61099)).says(QUESTION_RU)
+    people = [Person(bot, bot.api.user(61100 + n, language_code="kk")) for n in range(20)]
+    with statements_about_people(bot) as seen:
+        mark = bot.api.mark()
+        for person in people:
+            bot.api.send_text(person.user, QUESTION_RU)
+        calls = await settle(bot, mark)
+        await _users(bot).flush()
+    assert len([c for c in calls if c.method == "sendMessage"]) == len(people)
+    # No read of anyone's row, on the answer's path or off it; the rows written together (one
+    # insert a batch, and the batch may have gone out while the answers were being sent).
+    assert seen and all(statement.startswith("INSERT INTO users") for statement in seen)
+    assert len(seen) <= 2
+    for person in people:
+        stored = await _stored_user(database_url, person.chat_id)
+        assert stored is not None and stored.telegram_language == "kk"

@@ -5,6 +5,7 @@ personal in an event (a note, a reason, a relayed message) is encrypted."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -195,6 +196,8 @@ class ReviewService:
         # those one at a time, so the set never misses a waiting question.
         self._maybe_waiting: set[str] = set()
         self._waiting_loaded = False
+        # A burst of first messages after a start reads the table once, not once each.
+        self._waiting_loading = asyncio.Lock()
 
     # ------------------------------------------------------------------ queue and card
 
@@ -632,13 +635,17 @@ class ReviewService:
 
     async def _may_be_waiting(self, hashes: list[str]) -> bool:
         if not self._waiting_loaded:
-            # Questions asked before a restart: read once.
-            async with self.sessions() as session:
-                owners = await session.scalars(
-                    select(PendingInput.owner_hash).where(PendingInput.expires_at > utcnow())
-                )
-                self._maybe_waiting.update(owners.all())
-            self._waiting_loaded = True
+            async with self._waiting_loading:
+                if not self._waiting_loaded:
+                    # Questions asked before a restart: read once.
+                    async with self.sessions() as session:
+                        owners = await session.scalars(
+                            select(PendingInput.owner_hash).where(
+                                PendingInput.expires_at > utcnow()
+                            )
+                        )
+                        self._maybe_waiting.update(owners.all())
+                    self._waiting_loaded = True
         return any(lookup in self._maybe_waiting for lookup in hashes)
 
     async def clear_input(self, owner_id: int) -> bool:

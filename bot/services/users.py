@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.db import SessionFactory
 from bot.i18n import choose_language, normalize_language
 from bot.models import Role, User, VolunteerInvite, utcnow
 
+log = logging.getLogger(__name__)
+
 INVITE_LIFETIME = timedelta(hours=24)
+# First contacts are written together, this long after the first of a batch: a flyer brings
+# thousands at once, and one insert of many rows costs a fraction of one insert each.
+FIRST_CONTACT_BATCH_SECONDS = 0.5
+FIRST_CONTACT_RETRY_SECONDS = 5.0
+# Rows per insert: SQLite takes at most 32,766 parameters in one statement.
+FIRST_CONTACT_ROWS_PER_INSERT = 1000
 # Users whose language settings are kept in memory; the least recently seen go first. An entry
 # is about 200 bytes, so a whole evening of protests fits in a few megabytes.
 DEFAULT_DIRECTORY_CAPACITY = 50_000
@@ -34,18 +48,61 @@ class UserDirectory:
     memory, so an update of a known user costs no query (before every handler, that query was
     the largest part of answering a question).
 
-    The cache stays right because this process is the only writer of those fields and every
-    write of them goes through here: `set_language`, `forget`. Roles are not cached (they are
-    checked in the database at every review action, see bot.services.access)."""
+    The cache stays right because this process is the only writer of those fields (the
+    active process, bot.leader) and every write of them goes through here: `set_language`,
+    `forget`. Roles are not cached (they are checked in the database at every review action,
+    see bot.services.access).
+
+    First contact costs no query either: `initialize` loads every user while they fit in
+    memory, so a user the directory does not know is new. They are answered at once and written
+    in batches off the answer's path (`FIRST_CONTACT_BATCH_SECONDS`); a crash before the batch
+    loses only a row that the person's next message creates again."""
 
     def __init__(
-        self, sessions: SessionFactory, capacity: int = DEFAULT_DIRECTORY_CAPACITY
+        self,
+        sessions: SessionFactory,
+        capacity: int = DEFAULT_DIRECTORY_CAPACITY,
+        batch_seconds: float = FIRST_CONTACT_BATCH_SECONDS,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._sessions = sessions
         self._capacity = capacity
+        self._batch_seconds = batch_seconds
         self._known: OrderedDict[int, KnownUser] = OrderedDict()
+        # Whether every user in the database is in _known (loaded, and nothing forgotten since).
+        self._complete = False
+        self._new: dict[int, str | None] = {}
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def initialize(self) -> None:
+        """Load every user (if they fit) and start writing first contacts."""
+        async with self._sessions() as session:
+            count = await session.scalar(select(func.count(User.telegram_id)))
+            if (count or 0) <= self._capacity:
+                rows = await session.execute(
+                    select(User.telegram_id, User.language, User.telegram_language)
+                )
+                for telegram_id, language, telegram_language in rows:
+                    self._known[telegram_id] = KnownUser(language, telegram_language)
+                self._complete = len(self._known) <= self._capacity
+        self._writer = asyncio.create_task(self._write_first_contacts(), name="jiyn-first-contacts")
+
+    async def shutdown(self) -> None:
+        """Stop the writer and write what is waiting."""
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            await self.flush()
+
+    @property
+    def first_contacts_waiting(self) -> int:
+        """New users answered but not written yet."""
+        return len(self._new)
 
     async def saved_language(self, telegram_id: int, telegram_language: str | None) -> str | None:
         """The user's saved choice; registers them on first contact and keeps their Telegram
@@ -54,6 +111,12 @@ class UserDirectory:
         if known is not None and known.telegram_language == telegram_language:
             self._known.move_to_end(telegram_id)
             return known.language
+        if self._complete and (known is None or telegram_id in self._new):
+            # A first contact: nothing saved to read; the row goes out with the next batch.
+            self._new[telegram_id] = telegram_language
+            self._remember(telegram_id, KnownUser(None, telegram_language))
+            self._wake.set()
+            return None
         user = await touch_user(self._sessions, telegram_id, telegram_language)
         self._remember(telegram_id, KnownUser(user.language, user.telegram_language))
         return user.language
@@ -61,20 +124,68 @@ class UserDirectory:
     async def set_language(self, telegram_id: int, language: str) -> None:
         """Save the user's chosen interface language."""
         await set_language(self._sessions, telegram_id, language)
-        self._known.pop(telegram_id, None)
+        known = self._known.get(telegram_id)
+        # Telegram's language unknown (None) makes the next update read the row again.
+        self._remember(
+            telegram_id,
+            KnownUser(normalize_language(language), known.telegram_language if known else None),
+        )
 
     async def forget(self, telegram_id: int) -> bool:
         """Delete the user's settings (see forget_user); True if there were any."""
+        waiting = self._new.pop(telegram_id, None) is not None
         try:
-            return await forget_user(self._sessions, telegram_id)
+            return await forget_user(self._sessions, telegram_id) or waiting
         finally:
             self._known.pop(telegram_id, None)
+
+    async def flush(self) -> None:
+        """Write the first contacts waiting, in one statement."""
+        if not self._new:
+            return
+        batch, self._new = self._new, {}
+        rows = [
+            {"telegram_id": telegram_id, "telegram_language": language, "role": Role.USER}
+            for telegram_id, language in batch.items()
+        ]
+        try:
+            async with self._sessions.begin() as session:
+                dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+                insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+                now = utcnow()
+                for row in rows:
+                    row["created_at"] = row["updated_at"] = now
+                for start in range(0, len(rows), FIRST_CONTACT_ROWS_PER_INSERT):
+                    chunk = rows[start : start + FIRST_CONTACT_ROWS_PER_INSERT]
+                    # Created meanwhile (an admin adding them, /language): that row stays.
+                    await session.execute(
+                        insert(User)
+                        .values(chunk)
+                        .on_conflict_do_nothing(index_elements=["telegram_id"])
+                    )
+        except BaseException:
+            for telegram_id, language in batch.items():
+                self._new.setdefault(telegram_id, language)
+            raise
+
+    async def _write_first_contacts(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._batch_seconds)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except (SQLAlchemyError, OSError) as error:
+                log.warning("could not write new users (%s); will retry", type(error).__name__)
+                self._wake.set()
+                await asyncio.sleep(FIRST_CONTACT_RETRY_SECONDS)
 
     def _remember(self, telegram_id: int, known: KnownUser) -> None:
         self._known[telegram_id] = known
         self._known.move_to_end(telegram_id)
         while len(self._known) > self._capacity:
             self._known.popitem(last=False)
+            self._complete = False
 
 
 async def touch_user(
