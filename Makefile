@@ -20,12 +20,12 @@ console: install
 # The whole test suite. PostgreSQL tests run when JIYN_TEST_POSTGRES_URL is set
 # (.ci/run starts a server and sets it, and requires them with JIYN_REQUIRE_POSTGRES=1).
 test: install
-	$(BIN)/ruff check bot handlers knowledge tests bench migrations tools
+	$(BIN)/ruff check bot handlers knowledge tests bench migrations
 	$(BIN)/jiyn kb check
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check bot handlers knowledge tests bench migrations tools
+	$(BIN)/ruff check bot handlers knowledge tests bench migrations
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[test,bench]'

