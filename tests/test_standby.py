@@ -181,7 +181,7 @@ async def test_the_standby_takes_over_after_sigkill_and_nothing_is_lost_or_repea
         await writer.says("/report", "Who is reporting?")
         await writer.taps("report:role:witness", "When did it happen?")
         await writer.taps("report:when:now", "Where did it happen?")
-        await writer.says(PLACE, "Which city?")
+        await writer.says(PLACE, "Which town or village?")
         await detained.says("/report", "Who is reporting?")
         await detained.taps("report:role:now", "R-")
 
@@ -205,7 +205,7 @@ async def test_the_standby_takes_over_after_sigkill_and_nothing_is_lost_or_repea
         await writer.taps("report:count:1", "name")
         await writer.says(NAME, "police")
         await writer.says(POLICE, "What happened?")
-        await writer.taps("report:skip", "Photos or videos?")
+        await writer.taps("report:skip", "Photos, videos or voice messages?")
         await writer.taps("report:media:done", "How can volunteers reach you?")
         await writer.taps("report:contact:telegram", "May volunteers contact you")
         await writer.taps("report:consent:no", "Check your report")
