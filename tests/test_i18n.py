@@ -13,6 +13,7 @@ from babel.messages.pofile import read_po
 from bot.i18n import LANGUAGES, LOCALES_DIR, choose_language, gettext_for, normalize_language
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ROOT / "locales"
 PLACEHOLDER = re.compile(r"\{[a-z_0-9]*(?:![rsa])?(?::[^{}]*)?\}")
 TAG = re.compile(r"</?[a-z]+[^>]*>")
 
@@ -122,3 +123,11 @@ def test_normalize_language_accepts_regional_codes() -> None:
     assert normalize_language("kk-KZ") == "kk"
     assert normalize_language("EN_gb") == "en"
     assert normalize_language("uk") is None
+
+
+@pytest.mark.parametrize("path", sorted(LOCALES.glob("*/LC_MESSAGES/*.po")), ids=str)
+def test_catalogs_are_well_formed(path: Path) -> None:
+    # Babel's default reader skips what it cannot parse (a msgstr without its msgid, a merge
+    # leftover); gettext's own tools refuse such a file.
+    with path.open("rb") as handle:
+        read_po(handle, abort_invalid=True)
