@@ -127,7 +127,11 @@ def test_normalize_language_accepts_regional_codes() -> None:
 
 @pytest.mark.parametrize("path", sorted(LOCALES.glob("*/LC_MESSAGES/*.po")), ids=str)
 def test_catalogs_are_well_formed(path: Path) -> None:
-    # Babel's default reader skips what it cannot parse (a msgstr without its msgid, a merge
-    # leftover); gettext's own tools refuse such a file.
+    # Babel's reader quietly skips what it cannot place (a msgstr without its msgid, as a merge
+    # can leave behind); gettext's own tools refuse such a file. Every entry starts with msgid.
+    text = path.read_text(encoding="utf-8")
+    for block in text.split("\n\n"):
+        lines = [line for line in block.strip().splitlines() if not line.startswith("#")]
+        assert not lines or lines[0].startswith(("msgid ", "msgctxt ")), block[:200]
     with path.open("rb") as handle:
         read_po(handle, abort_invalid=True)
