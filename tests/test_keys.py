@@ -9,11 +9,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from bot.crypto import Cipher, DecryptionError
-from bot.db import create_engine
-from bot.localapi import LocalBotApi
-from bot.models import Report
-from tests.harness import TEST_KEY, Person, make_settings, run_bot, run_cli
+from bot.core.crypto import Cipher, DecryptionError
+from bot.core.db import create_engine
+from bot.core.models import Report
+from bot.localapi.server import LocalBotApi
+from tests.support.harness import TEST_KEY, Person, make_settings, run_bot, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

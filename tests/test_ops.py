@@ -13,11 +13,11 @@ import pytest
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.context import JiynContext
 from bot.health import HealthServer
-from bot.localapi import LocalBotApi
+from bot.localapi.server import LocalBotApi
 from bot.services.error_summary import SUMMARY_INTERVAL, ErrorSummaries
-from tests.harness import Person, RunningBot, make_settings, run_bot, settle, to_chat
+from bot.telegram.context import JiynContext
+from tests.support.harness import Person, RunningBot, make_settings, run_bot, settle, to_chat
 
 ADMIN = 8101
 SECRET_TEXT = "Нурлан Секретов 87011234567"

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import glob
 import re
-import shutil
-import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
-from bot.crypto import Cipher
-from bot.db import create_engine
-from bot.localapi import ApiCall, LocalBotApi
-from bot.models import Report, ReportDraft
-from tests.harness import (
+from bot.core.crypto import Cipher
+from bot.core.db import create_engine
+from bot.core.models import Report, ReportDraft
+from bot.localapi.server import ApiCall, LocalBotApi
+from tests.support.databases import database_bytes
+from tests.support.harness import (
     TEST_KEY,
     Person,
     RunningBot,
@@ -139,7 +136,7 @@ async def test_invalid_answers_get_a_message_and_the_same_question(bot: RunningB
     assert "Please type a number" in person.texts(calls)
     mark = bot.api.mark()
     bot.api.send_sticker(person.user)
-    from tests.harness import settle
+    from tests.support.harness import settle
 
     calls = await settle(bot, mark)
     assert "doesn't answer the question" in person.texts(calls)
@@ -221,19 +218,6 @@ async def test_another_command_pauses_the_report_and_report_resumes_it(bot: Runn
     assert "name" in person.texts(calls).lower()
 
 
-async def _database_bytes(database_url: str, tmp_path: Path) -> bytes:
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        paths = glob.glob(f"{url.database}*")  # the file, its -wal and -shm
-        chunks = await asyncio.gather(*(asyncio.to_thread(Path(p).read_bytes) for p in paths))
-        return b"".join(chunks)
-    pg_dump = shutil.which("pg_dump") or sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))[-1]
-    dump = tmp_path / "dump.sql"
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    await asyncio.to_thread(
-        subprocess.run, [pg_dump, "--dbname", dsn, "--file", str(dump)], check=True
-    )
-    return await asyncio.to_thread(dump.read_bytes)
 
 
 async def test_the_database_never_holds_typed_personal_data_in_plaintext(
@@ -242,7 +226,7 @@ async def test_the_database_never_holds_typed_personal_data_in_plaintext(
     person = Person(volunteer_bot, volunteer_bot.api.user(8207, language_code="ru"))
     await _fill_until_name(person)
     await _fill_from_name(person)
-    raw = await _database_bytes(database_url, tmp_path)
+    raw = await database_bytes(database_url, tmp_path)
     assert len(raw) > 1000
     for secret in (NAME, POLICE, DETAILS, PLACE, PHONE):
         for encoding in ("utf-8", "utf-16-le"):

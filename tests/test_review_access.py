@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.localapi import LocalBotApi
-from bot.models import ReportStatus, Role, User
+from bot.core.models import ReportStatus, Role, User
+from bot.localapi.server import LocalBotApi
 from bot.services import users
-from tests.harness import find_button_message, settle
-from tests.test_review_support import (
+from tests.support.harness import find_button_message, settle
+from tests.support.review import (
     ADMIN_ID,
     PERSONAL,
     USER_ID,
@@ -36,7 +36,7 @@ from tests.test_review_support import (
 )
 
 USER, VOLUNTEER, ADMIN = "user", "volunteer", "admin"
-# Who may use what, written out here rather than read from bot.services.access, so a wrong
+# Who may use what, written out here rather than read from bot.services.review.access, so a wrong
 # entry there fails this test.
 COMMANDS = {
     "/queue": VOLUNTEER,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.crypto import Cipher
-from bot.localapi import LocalBotApi
-from bot.models import ReportStatus
-from tests.harness import TEST_KEY, settle
-from tests.test_review_support import (
+from bot.core.crypto import Cipher
+from bot.core.models import ReportStatus
+from bot.localapi.server import LocalBotApi
+from tests.support.harness import TEST_KEY, settle
+from tests.support.review import (
     PERSONAL,
     REPORTER_ID,
     VOLUNTEER_ID,

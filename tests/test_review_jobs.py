@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot.config import ConfigError, load_settings
-from bot.localapi import ApiCall, LocalBotApi
-from bot.models import JobState, PendingInput, Report, ReportStatus, utcnow
-from bot.services.review import ReviewService
-from tests.harness import RunningBot, settle
-from tests.test_review_support import (
+from bot.core.config import ConfigError, load_settings
+from bot.core.models import JobState, PendingInput, Report, ReportStatus, utcnow
+from bot.localapi.server import ApiCall, LocalBotApi
+from bot.services.review.workflow import ReviewService
+from tests.support.harness import RunningBot, settle
+from tests.support.review import (
     PERSONAL,
     VOLUNTEER_CHAT,
     VOLUNTEER_ID,

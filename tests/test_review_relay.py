@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.crypto import Cipher
-from bot.localapi import ApiCall, LocalBotApi
-from tests.harness import TEST_KEY, Person, find_button_message
-from tests.test_review_support import (
+from bot.core.crypto import Cipher
+from bot.localapi.server import ApiCall, LocalBotApi
+from tests.support.harness import TEST_KEY, Person, find_button_message
+from tests.support.review import (
     PERSONAL,
     REPORTER_ID,
     USER_ID,

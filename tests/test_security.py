@@ -20,15 +20,24 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from telegram.ext import CommandHandler, ConversationHandler
 
-from bot.crypto import Cipher
-from bot.db import create_engine
-from bot.i18n import LANGUAGES, gettext_for
-from bot.localapi import ApiCall, LocalBotApi, UploadedFile
-from bot.logs import configure_logging
-from bot.models import Report
-from bot.services import reports as limits
-from tests.harness import TEST_KEY, TEST_TOKEN, Person, RunningBot, make_settings, settle
-from tests.test_fuzz import all_callback_patterns, errors_logged, run_unpaced
+from bot.core.crypto import Cipher
+from bot.core.db import create_engine
+from bot.core.i18n import LANGUAGES, gettext_for
+from bot.core.logs import configure_logging
+from bot.core.models import Report
+from bot.localapi.server import ApiCall, LocalBotApi, UploadedFile
+from bot.services.report import reports as limits
+from tests.support.harness import (
+    TEST_KEY,
+    TEST_TOKEN,
+    Person,
+    RunningBot,
+    all_callback_patterns,
+    errors_logged,
+    make_settings,
+    run_unpaced,
+    settle,
+)
 
 ADMIN_ID = 7_900_001
 VOLUNTEER_CHAT = -1_007_900

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from bot.i18n import gettext_for
+from bot.core.i18n import gettext_for
 
 log = logging.getLogger(__name__)
 

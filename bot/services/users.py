@@ -17,9 +17,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot.db import SessionFactory
-from bot.i18n import choose_language, normalize_language
-from bot.models import Role, User, VolunteerInvite, utcnow
+from bot.core.db import SessionFactory, rowcount
+from bot.core.i18n import choose_language, normalize_language
+from bot.core.models import Role, User, VolunteerInvite, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class UserDirectory:
     The cache stays right because this process is the only writer of those fields (the
     active process, bot.leader) and every write of them goes through here: `set_language`,
     `forget`. Roles are not cached (they are checked in the database at every review action,
-    see bot.services.access).
+    see bot.services.review.access).
 
     First contact costs no query either: `initialize` loads every user while they fit in
     memory, so a user the directory does not know is new. They are answered at once and written
@@ -144,7 +144,7 @@ class UserDirectory:
         if not self._new:
             return
         batch, self._new = self._new, {}
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"telegram_id": telegram_id, "telegram_language": language, "role": Role.USER}
             for telegram_id, language in batch.items()
         ]
@@ -194,7 +194,7 @@ async def touch_user(
     """Load the user, creating it on first contact, and keep its Telegram language current.
 
     Admin rights are never stored: they are read from JIYN_ADMIN_IDS at every check
-    (bot.services.access), so removing an id from the configuration takes effect at once.
+    (bot.services.review.access), so removing an id from the configuration takes effect at once.
     """
     async with sessions() as session:
         user = await session.get(User, telegram_id)
@@ -239,7 +239,7 @@ async def set_language(sessions: SessionFactory, telegram_id: int, language: str
             .values(language=chosen)
             .execution_options(synchronize_session=False)
         )
-        if not updated.rowcount:
+        if not rowcount(updated):
             session.add(User(telegram_id=telegram_id, language=chosen))
 
 
@@ -260,10 +260,10 @@ async def forget_user(sessions: SessionFactory, telegram_id: int) -> bool:
             .values(language=None, telegram_language=None)
             .execution_options(synchronize_session=False)
         )
-        if kept.rowcount:
+        if rowcount(kept):
             return True
         result = await session.execute(delete(User).where(User.telegram_id == telegram_id))
-        return bool(result.rowcount)
+        return bool(rowcount(result))
 
 
 async def stored_role(sessions: SessionFactory, telegram_id: int) -> Role:
@@ -284,7 +284,7 @@ async def set_volunteer(sessions: SessionFactory, telegram_id: int, volunteer: b
             .values(role=wanted)
             .execution_options(synchronize_session=False)
         )
-        if changed.rowcount:
+        if rowcount(changed):
             return True
         if not volunteer or await session.get(User, telegram_id) is not None:
             return False
@@ -348,7 +348,7 @@ async def redeem_invite(sessions: SessionFactory, token: str, telegram_id: int) 
             )
             .values(used_at=now, used_by=telegram_id)
         )
-        if not result.rowcount:
+        if not rowcount(result):
             return None
         user = await session.get(User, telegram_id)
         if user is None:
@@ -370,4 +370,4 @@ async def delete_expired_invites(sessions: SessionFactory) -> int:
                 VolunteerInvite.used_at.is_(None), VolunteerInvite.expires_at <= utcnow()
             )
         )
-        return int(result.rowcount or 0)
+        return rowcount(result)

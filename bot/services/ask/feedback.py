@@ -1,0 +1,28 @@
+"""Feedback on answers."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.core.db import SessionFactory
+from bot.core.models import Feedback
+
+
+async def record_feedback(
+    sessions: SessionFactory, article_id: str, helpful: bool, language: str
+) -> None:
+    """Store one vote on an article."""
+    async with sessions.begin() as session:
+        session.add(Feedback(article_id=article_id, helpful=helpful, language=language))
+
+
+async def feedback_counts(sessions: SessionFactory, article_id: str) -> tuple[int, int]:
+    """(helpful, not helpful) votes of an article."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Feedback.helpful, func.count())
+            .where(Feedback.article_id == article_id)
+            .group_by(Feedback.helpful)
+        )
+        counts = dict(rows.tuples().all())
+    return counts.get(True, 0), counts.get(False, 0)
