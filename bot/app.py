@@ -23,9 +23,14 @@ from bot.core.config import Settings
 from bot.core.crypto import Cipher
 from bot.core.db import DATABASE_ERRORS, create_engine, create_session_factory
 from bot.core.i18n import LANGUAGES, gettext_for
+from bot.services.ask.feedback import FeedbackService
+from bot.services.ask.gaps import GapService
 from bot.services.error_summary import ErrorSummaries
 from bot.services.report.reports import ReportService
+from bot.services.review.access import AccessService
+from bot.services.review.export import ExportService
 from bot.services.review.notify import VolunteerNotifier
+from bot.services.review.stats import StatsService
 from bot.services.review.workflow import ReviewService
 from bot.services.users import UserDirectory, user_language
 from bot.telegram.context import JiynApplication, JiynContext, Services
@@ -73,7 +78,7 @@ async def register_commands(application: JiynApplication) -> None:
 
 async def _post_init(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
-    await asyncio.gather(register_commands(application), services.users.initialize())
+    await asyncio.gather(register_commands(application), services.initialize())
     settings = services.settings
     if settings.volunteer_chat_id is not None:
 
@@ -91,7 +96,7 @@ async def _post_init(application: JiynApplication) -> None:
             settings.timezone,
             city_name,
         )
-        services.notifier.start()
+        await services.notifier.initialize()
     # Scheduled work of each journey (the order they were always registered in).
     report_jobs.schedule(application)
     common_jobs.schedule(application)
@@ -100,11 +105,7 @@ async def _post_init(application: JiynApplication) -> None:
 
 async def _post_stop(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
-    if services.notifier is not None:
-        await services.notifier.stop()
-    await services.reports.stop()
-    await services.users.shutdown()
-    await services.errors.stop()
+    await services.shutdown()
 
 
 async def _post_shutdown(application: JiynApplication) -> None:
@@ -261,8 +262,13 @@ def build_application(
         sessions=sessions,
         knowledge=load_knowledge(),
         cipher=cipher,
+        access=AccessService(settings, sessions, cipher),
+        feedback=FeedbackService(sessions),
+        gaps=GapService(sessions),
         reports=reports,
         review=ReviewService(sessions, cipher),
+        exports=ExportService(sessions, cipher),
+        stats=StatsService(sessions),
         users=UserDirectory(sessions),
         metrics=metrics,
         errors=ErrorSummaries(send_plain, settings.admin_ids, admin_language),

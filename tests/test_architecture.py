@@ -276,3 +276,34 @@ def test_the_report_state_diagram_names_every_state() -> None:
     states = {ReportStep(state).name for state in report_conversation().states}
     assert states <= drawn
     assert drawn <= {step.name for step in ReportStep}
+
+
+def test_every_service_is_a_component_held_on_services() -> None:
+    """One service style: the services on Services have initialize/shutdown (Component), and
+    handlers reach the database only through them, never with the session factory or the
+    cipher in hand."""
+    import typing
+
+    from bot.services.component import Component
+    from bot.telegram.context import Services
+
+    hints = typing.get_type_hints(Services)
+    services = {
+        name: hint
+        for name, hint in hints.items()
+        for kind in typing.get_args(hint) or (hint,)
+        if isinstance(kind, type) and kind.__module__.startswith("bot.services")
+    }
+    assert {"users", "access", "feedback", "gaps", "reports", "review", "exports", "stats"} <= set(
+        services
+    )
+    for name, hint in services.items():
+        kinds = [k for k in typing.get_args(hint) or (hint,) if k is not type(None)]
+        assert all(issubclass(k, Component) for k in kinds), name
+    passing_around = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "handlers").rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "services.sessions" in line or "services.cipher" in line
+    ]
+    assert passing_around == []

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from bot.core.db import SessionFactory, rowcount
 from bot.core.i18n import choose_language, normalize_language
 from bot.core.models import Role, User, VolunteerInvite, utcnow
+from bot.services.component import Component
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class KnownUser:
     telegram_language: str | None
 
 
-class UserDirectory:
+class UserDirectory(Component):
     """The users table for the update path, with the language settings of recent users kept in
     memory, so an update of a known user costs no query (before every handler, that query was
     the largest part of answering a question).
@@ -138,6 +139,34 @@ class UserDirectory:
             return await forget_user(self._sessions, telegram_id) or waiting
         finally:
             self._known.pop(telegram_id, None)
+
+    async def language_of(self, telegram_id: int, default: str) -> str:
+        """The language to write to this person in (their choice, Telegram's, or `default`)."""
+        return await user_language(self._sessions, telegram_id, default)
+
+    async def stored_role(self, telegram_id: int) -> Role:
+        """The role the database gives this person (admins come from the configuration)."""
+        return await stored_role(self._sessions, telegram_id)
+
+    async def set_volunteer(self, telegram_id: int, volunteer: bool) -> bool:
+        """Make this person a volunteer or a user again; whether anything changed."""
+        return await set_volunteer(self._sessions, telegram_id, volunteer)
+
+    async def volunteer_ids(self) -> list[int]:
+        """Every volunteer's Telegram id."""
+        return await volunteer_ids(self._sessions)
+
+    async def create_invite(self, created_by: int) -> str:
+        """A new single-use invite token."""
+        return await create_invite(self._sessions, created_by)
+
+    async def redeem_invite(self, token: str, telegram_id: int) -> int | None:
+        """Make this person a volunteer with the token; who invited them, or None."""
+        return await redeem_invite(self._sessions, token, telegram_id)
+
+    async def delete_expired_invites(self) -> int:
+        """Drop invites past their lifetime; how many."""
+        return await delete_expired_invites(self._sessions)
 
     async def flush(self) -> None:
         """Write the first contacts waiting, in one statement."""

@@ -13,9 +13,15 @@ from bot.core.config import Settings
 from bot.core.crypto import Cipher
 from bot.core.db import SessionFactory
 from bot.core.i18n import choose_language, gettext_for, ngettext_for
+from bot.services.ask.feedback import FeedbackService
+from bot.services.ask.gaps import GapService
+from bot.services.component import Component
 from bot.services.error_summary import ErrorSummaries
 from bot.services.report.reports import ReportService
+from bot.services.review.access import AccessService
+from bot.services.review.export import ExportService
 from bot.services.review.notify import VolunteerNotifier
+from bot.services.review.stats import StatsService
 from bot.services.review.workflow import ReviewService
 from bot.services.users import UserDirectory
 from bot.telegram.metrics import Metrics
@@ -24,19 +30,55 @@ from knowledge.model import KnowledgeBase
 
 @dataclass
 class Services:
-    """Long-lived dependencies shared by all handlers of one Application."""
+    """Long-lived dependencies shared by all handlers of one Application. The services are
+    components (bot.services.component): the Application initializes them before the first
+    update and shuts them down after the last. Handlers call the services; the engine, the
+    session factory and the cipher are here for the wiring (health, metrics) and the tests."""
 
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
     knowledge: KnowledgeBase
     cipher: Cipher
+    errors: ErrorSummaries
+    users: UserDirectory
+    access: AccessService
+    feedback: FeedbackService
+    gaps: GapService
     reports: ReportService
     review: ReviewService
-    users: UserDirectory
+    exports: ExportService
+    stats: StatsService
     metrics: Metrics
-    errors: ErrorSummaries
+    # Made when the Application starts (it sends through the bot), only with a volunteer chat.
     notifier: VolunteerNotifier | None = None
+
+    def components(self) -> list[Component]:
+        """The services in the order they start (they stop in the reverse order)."""
+        found: list[Component] = [
+            self.errors,
+            self.users,
+            self.access,
+            self.feedback,
+            self.gaps,
+            self.reports,
+            self.review,
+            self.exports,
+            self.stats,
+        ]
+        if self.notifier is not None:
+            found.append(self.notifier)
+        return found
+
+    async def initialize(self) -> None:
+        """Start every service."""
+        for component in self.components():
+            await component.initialize()
+
+    async def shutdown(self) -> None:
+        """Stop every service, the last started first."""
+        for component in reversed(self.components()):
+            await component.shutdown()
 
 
 class JiynContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -11,7 +11,6 @@ from telegram.error import BadRequest
 
 from bot.core.db import DATABASE_ERRORS
 from bot.core.i18n import normalize_language
-from bot.services.ask import feedback, gaps
 from bot.telegram.context import JiynContext
 from handlers.common.replies import send_reply
 from knowledge.answer import Reply, answer_question, article_reply, sources_reply
@@ -43,9 +42,7 @@ async def answer_text(update: Update, context: JiynContext) -> None:
 async def keep_gap(context: JiynContext, question: str, reply: Reply, outcome: str) -> None:
     """Keep a question the bot could not answer well for the editors; never fails the answer."""
     try:
-        await gaps.record_gap(
-            context.services.sessions, question, reply.language, outcome, reply.topic
-        )
+        await context.services.gaps.record(question, reply.language, outcome, reply.topic)
     except DATABASE_ERRORS:
         log.warning("could not keep an unanswered question: database unavailable")
 
@@ -85,9 +82,7 @@ async def record_vote(update: Update, context: JiynContext) -> None:
     if context.services.knowledge.get(article_id) is None:
         await query.answer(_("This button is no longer active."))
         return
-    await feedback.record_feedback(
-        context.services.sessions, article_id, vote == "up", context.language
-    )
+    await context.services.feedback.record(article_id, vote == "up", context.language)
     await query.answer(_("Thank you! This helps us improve the answers."))
     asked = getattr(query.message, "reply_to_message", None)
     if vote != "up" and asked is not None and asked.text:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.services.ask import gaps
 from bot.telegram.context import JiynApplication, JiynContext
 
 log = logging.getLogger(__name__)
@@ -21,7 +20,7 @@ async def purge_personal_data(context: JiynContext) -> None:
     purged = await services.reports.purge_closed(services.settings.retention_days)
     if purged:
         log.info("purged personal data of %d closed reports", purged)
-    dropped = await gaps.purge_gaps(services.sessions, services.settings.gaps_retention_days)
+    dropped = await services.gaps.purge(services.settings.gaps_retention_days)
     if dropped:
         log.info("deleted %d unanswered questions past their retention", dropped)
 

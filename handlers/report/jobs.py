@@ -9,7 +9,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 
 from bot.core.i18n import gettext_for
-from bot.services import users
 from bot.telegram.context import JiynApplication, JiynContext
 
 log = logging.getLogger(__name__)
@@ -22,8 +21,8 @@ async def remind_unfinished_reports(context: JiynContext) -> None:
     """Remind once about a report draft left idle; the draft itself is kept."""
     services = context.services
     for draft in await services.reports.drafts_to_remind(DRAFT_IDLE):
-        language = await users.user_language(
-            services.sessions, draft.user_id, services.settings.default_language
+        language = await services.users.language_of(
+            draft.user_id, services.settings.default_language
         )
         _ = gettext_for(language)
         try:

@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.core.models import Role
-from bot.services.review.access import DETAIL_LIMIT, allows, record_audit, role_of
+from bot.services.review.access import DETAIL_LIMIT, allows
 from bot.telegram.context import JiynContext
 
 
@@ -38,15 +38,13 @@ async def authorize(
     user = update.effective_user
     if user is None:
         return None
-    role = await role_of(services.settings, services.sessions, user.id)
+    role = await services.access.role_of(user.id)
     private = in_private_chat(update)
     if private and allows(role, action):
         return role
     _ = context.gettext
     reason = "role" if not allows(role, action) else "chat"
-    await record_audit(
-        services.sessions,
-        services.cipher,
+    await services.access.record_audit(
         user.id,
         action,
         allowed=False,

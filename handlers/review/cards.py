@@ -14,7 +14,6 @@ from telegram.error import BadRequest
 
 from bot.core.gazetteer import OTHER, gazetteer
 from bot.core.models import ReportStatus, Role
-from bot.services.review.access import record_audit
 from bot.services.review.workflow import (
     OUTCOMES,
     QUEUE_FILTERS,
@@ -206,9 +205,7 @@ async def _audit_queue(
     context: JiynContext, user_id: int, status_filter: str, city: str | None
 ) -> None:
     services = context.services
-    await record_audit(
-        services.sessions,
-        services.cipher,
+    await services.access.record_audit(
         user_id,
         "queue",
         detail={"status": status_filter, "city": city},

@@ -15,7 +15,6 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.core.i18n import gettext_for
 from bot.core.models import utcnow
-from bot.services import users
 from bot.services.review.notify import VolunteerNotifier
 from bot.services.review.workflow import DigestCounts, ReviewService
 from bot.telegram.context import JiynApplication, JiynContext
@@ -31,6 +30,7 @@ REVIEW_FIRST_RUN = 60
 CLEANUP_INTERVAL = timedelta(hours=1)
 ESCALATION_LINES = 30
 DIGEST_MAX_WINDOW = timedelta(days=7)
+
 
 async def send_to_volunteer_chat(notifier: VolunteerNotifier, text: str) -> None:
     """Send to the volunteer chat in the notifier's message slots."""
@@ -92,8 +92,8 @@ async def remind_stale_claims(context: JiynContext) -> None:
         for item in await review.due_stale_claims(timedelta(hours=hours)):
             if item.claimed_by is None:
                 continue
-            language = await users.user_language(
-                services.sessions, item.claimed_by, services.settings.default_language
+            language = await services.users.language_of(
+                item.claimed_by, services.settings.default_language
             )
             _ = gettext_for(language)
             text = _(
@@ -172,7 +172,7 @@ async def clean_review_state(context: JiynContext) -> None:
     """Drop unanswered typed-answer questions and unused invites that expired."""
     services = context.services
     questions = await _review(context).delete_expired_inputs()
-    invites = await users.delete_expired_invites(services.sessions)
+    invites = await services.users.delete_expired_invites()
     if questions or invites:
         log.info("dropped %d expired questions and %d expired invites", questions, invites)
 

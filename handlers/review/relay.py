@@ -14,8 +14,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.core.i18n import gettext_for
 from bot.core.models import Role
-from bot.services import users
-from bot.services.review.access import RANK, record_audit, role_of
+from bot.services.review.access import RANK
 from bot.services.review.workflow import MAX_MESSAGE, Pending, ReviewError
 from bot.telegram.context import JiynContext
 from handlers.review.access import authorize, in_private_chat
@@ -110,9 +109,7 @@ async def ask_reply(update: Update, context: JiynContext) -> None:
     except ReviewError as error:
         if error.reason == "not_yours":
             services = context.services
-            await record_audit(
-                services.sessions,
-                services.cipher,
+            await services.access.record_audit(
                 user_id,
                 "reply",
                 allowed=False,
@@ -133,12 +130,12 @@ async def ask_reply(update: Update, context: JiynContext) -> None:
 async def _available_volunteer(context: JiynContext, report_id: int, volunteer_id: int) -> int:
     """The volunteer if they still have the role, else whoever holds the report now."""
     services = context.services
-    role = await role_of(services.settings, services.sessions, volunteer_id)
+    role = await services.access.role_of(volunteer_id)
     if RANK[role] >= RANK[Role.VOLUNTEER]:
         return volunteer_id
     holder = await review_service(context).holder_of(report_id)
     if holder is not None and holder != volunteer_id:
-        role = await role_of(services.settings, services.sessions, holder)
+        role = await services.access.role_of(holder)
         if RANK[role] >= RANK[Role.VOLUNTEER]:
             return holder
     raise ReviewError("no_volunteer")
@@ -167,9 +164,7 @@ async def send_reply_to_volunteer(update: Update, context: JiynContext, pending:
         return True
     code = await service.record_message_from_reporter(pending.report_id, text)
     services = context.services
-    language = await users.user_language(
-        services.sessions, volunteer_id, services.settings.default_language
-    )
+    language = await services.users.language_of(volunteer_id, services.settings.default_language)
     body, buttons = _message_to_volunteer(gettext_for(language), code, text, pending.report_id)
     try:
         await context.bot.send_message(volunteer_id, body, parse_mode="HTML", reply_markup=buttons)

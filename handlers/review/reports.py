@@ -16,7 +16,7 @@ from bot.core.gazetteer import OTHER, gazetteer
 from bot.core.models import ReportStatus, utcnow
 from bot.services.review import export as exports
 from bot.services.review import stats as statistics
-from bot.services.review.access import record_audit, sees_personal_exports
+from bot.services.review.access import sees_personal_exports
 from bot.telegram.context import JiynContext
 from handlers.common.places import city_label, people_label
 from handlers.review.access import authorize
@@ -139,13 +139,9 @@ async def _send_export(
     _ = context.gettext
     services = context.services
     timezone = services.settings.timezone
-    data = await exports.export_reports(
-        services.sessions, services.cipher, timezone, selection, personal=personal
-    )
+    data = await services.exports.export(timezone, selection, personal=personal)
     generated_at = utcnow().astimezone(timezone)
-    await record_audit(
-        services.sessions,
-        services.cipher,
+    await services.access.record_audit(
         update.effective_user.id,
         "export",
         detail={"filter": selection.as_json(), "count": len(data.rows), "personal": personal},
@@ -189,10 +185,8 @@ async def show_stats(update: Update, context: JiynContext) -> None:
             return
         days = int(context.args[0])
     services = context.services
-    collected = await statistics.collect(services.sessions, services.settings.timezone, days)
-    await record_audit(
-        services.sessions, services.cipher, update.effective_user.id, "stats", detail={"days": days}
-    )
+    collected = await services.stats.collect(services.settings.timezone, days)
+    await services.access.record_audit(update.effective_user.id, "stats", detail={"days": days})
     chat = update.effective_chat
     await chat.send_message(
         _stats_text(context, collected),

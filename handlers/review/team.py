@@ -15,7 +15,6 @@ from telegram.error import TelegramError
 from bot.core.i18n import gettext_for
 from bot.core.models import Role
 from bot.services import users
-from bot.services.review.access import record_audit, role_of
 from bot.telegram.context import JiynContext
 from handlers.menu import BOT_COMMANDS
 from handlers.review.access import authorize
@@ -49,10 +48,8 @@ async def set_review_commands(bot: Bot, chat_id: int, role: Role, language: str)
 
 async def _commands_for(context: JiynContext, user_id: int) -> None:
     services = context.services
-    role = await role_of(services.settings, services.sessions, user_id)
-    language = await users.user_language(
-        services.sessions, user_id, services.settings.default_language
-    )
+    role = await services.access.role_of(user_id)
+    language = await services.users.language_of(user_id, services.settings.default_language)
     await set_review_commands(context.bot, user_id, role, language)
 
 
@@ -71,14 +68,12 @@ async def manage_volunteers(update: Update, context: JiynContext) -> None:
             await message.reply_text(_("This person is an admin (JIYN_ADMIN_IDS)."))
             return
         adding = args[0] == "add"
-        changed = await users.set_volunteer(services.sessions, target, adding)
+        changed = await services.users.set_volunteer(target, adding)
         released = 0
         if not adding and changed:
             released = await review_service(context).release_all_of(target, admin_id)
             await review_service(context).clear_input(target)
-        await record_audit(
-            services.sessions,
-            services.cipher,
+        await services.access.record_audit(
             admin_id,
             "volunteer_add" if adding else "volunteer_remove",
             detail={"user": target, "changed": changed, "released": released},
@@ -107,7 +102,7 @@ async def manage_volunteers(update: Update, context: JiynContext) -> None:
     if args:
         await message.reply_html(_usage(context))
         return
-    volunteers = await users.volunteer_ids(services.sessions)
+    volunteers = await services.users.volunteer_ids()
     admins_label, volunteers_label = _("Admins"), _("Volunteers")
     lines = [
         f"<b>{html.escape(admins_label)}:</b> " + _ids(sorted(services.settings.admin_ids)),
@@ -134,9 +129,7 @@ def _usage(context: JiynContext) -> str:
 
 async def _welcome(context: JiynContext, user_id: int) -> None:
     services = context.services
-    language = await users.user_language(
-        services.sessions, user_id, services.settings.default_language
-    )
+    language = await services.users.language_of(user_id, services.settings.default_language)
     _ = gettext_for(language)
     try:
         await context.bot.send_message(user_id, _welcome_text(_))
@@ -159,8 +152,8 @@ async def create_invite(update: Update, context: JiynContext) -> None:
         return
     services = context.services
     admin_id = update.effective_user.id
-    token = await users.create_invite(services.sessions, admin_id)
-    await record_audit(services.sessions, services.cipher, admin_id, "invite_created")
+    token = await services.users.create_invite(admin_id)
+    await services.access.record_audit(admin_id, "invite_created")
     link = f"https://t.me/{context.bot.username}?start={INVITE_PREFIX}{token}"
     hours = int(users.INVITE_LIFETIME.total_seconds() // 3600)
     await update.effective_message.reply_html(
@@ -185,14 +178,12 @@ async def accept_invite(update: Update, context: JiynContext) -> None:
     if update.effective_chat.type != "private":
         return
     token = (message.text or "").split(maxsplit=1)[1].removeprefix(INVITE_PREFIX)
-    role = await role_of(services.settings, services.sessions, user_id)
+    role = await services.access.role_of(user_id)
     if role != Role.USER:
         await message.reply_text(_("You are already on the volunteer team. /queue"))
         return
-    inviter = await users.redeem_invite(services.sessions, token, user_id)
-    await record_audit(
-        services.sessions,
-        services.cipher,
+    inviter = await services.users.redeem_invite(token, user_id)
+    await services.access.record_audit(
         user_id,
         "invite_accepted" if inviter is not None else "invite_refused",
         allowed=inviter is not None,
@@ -204,9 +195,7 @@ async def accept_invite(update: Update, context: JiynContext) -> None:
         return
     await message.reply_text(_welcome_text(_))
     await _commands_for(context, user_id)
-    inviter_language = await users.user_language(
-        services.sessions, inviter, services.settings.default_language
-    )
+    inviter_language = await services.users.language_of(inviter, services.settings.default_language)
     try:
         await context.bot.send_message(
             inviter, _invite_used_text(gettext_for(inviter_language), user_id)
@@ -222,6 +211,6 @@ def _invite_used_text(_: Callable[[str], str], user_id: int) -> str:
 async def register_team_commands(context: JiynContext) -> None:
     """At start: the review commands in the menus of every admin and volunteer."""
     services = context.services
-    team = sorted(services.settings.admin_ids) + await users.volunteer_ids(services.sessions)
+    team = sorted(services.settings.admin_ids) + await services.users.volunteer_ids()
     for user_id in team:
         await _commands_for(context, user_id)

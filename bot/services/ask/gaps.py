@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 
 from bot.core.db import SessionFactory, rowcount
 from bot.core.models import QuestionGap
+from bot.services.component import Component
 
 OUTCOMES = ("no_answer", "clarify", "thumbs_down")
 MAX_STORED_LENGTH = 1000
@@ -106,3 +107,24 @@ async def list_gaps(sessions: SessionFactory, limit: int = 100) -> list[GapSumma
     ]
     summaries.sort(key=lambda row: (-row.count, -row.last_seen.toordinal(), row.question))
     return summaries[:limit]
+
+
+class GapService(Component):
+    """The questions that got no answer, kept anonymously for the editors."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    async def record(
+        self, question: str, language: str, outcome: str, article_id: str | None = None
+    ) -> None:
+        """Keep one unanswered question (scrubbed, dated by the day only)."""
+        await record_gap(self._sessions, question, language, outcome, article_id)
+
+    async def purge(self, days: int) -> int:
+        """Delete what is older than `days` days; how many were deleted."""
+        return await purge_gaps(self._sessions, days)
+
+    async def summary(self, limit: int = 100) -> list[GapSummary]:
+        """The most frequent unanswered questions."""
+        return await list_gaps(self._sessions, limit)

@@ -27,6 +27,7 @@ from bot.core.models import (
     ReportStatus,
     utcnow,
 )
+from bot.services.component import Component
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class ReportSummary:
     urgent: bool
 
 
-class ReportService:
+class ReportService(Component):
     """Owns every transaction about reports and drafts."""
 
     def __init__(self, sessions: SessionFactory, cipher: Cipher) -> None:
@@ -167,7 +168,7 @@ class ReportService:
             await asyncio.sleep(FLUSH_RETRY_SECONDS)
         log.info("the database is back: every kept draft is saved")
 
-    async def stop(self) -> None:
+    async def shutdown(self) -> None:
         """Try once more to save what is waiting, then stop retrying."""
         if self._unsaved:
             await self.flush_unsaved()

@@ -13,6 +13,7 @@ from bot.core.crypto import Cipher
 from bot.core.db import SessionFactory
 from bot.core.models import AuditEntry, Role
 from bot.services import users
+from bot.services.component import Component
 
 RANK = {Role.USER: 0, Role.VOLUNTEER: 1, Role.ADMIN: 2}
 
@@ -79,4 +80,37 @@ async def record_audit(
                 report_id=report_id,
                 detail_enc=cipher.encrypt_json(detail) if detail else None,
             )
+        )
+
+
+class AccessService(Component):
+    """Roles (admins from the configuration, volunteers from the database) and the audit log."""
+
+    def __init__(self, settings: Settings, sessions: SessionFactory, cipher: Cipher) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._cipher = cipher
+
+    async def role_of(self, user_id: int) -> Role:
+        """The user's role now."""
+        return await role_of(self._settings, self._sessions, user_id)
+
+    async def record_audit(
+        self,
+        actor_id: int | None,
+        action: str,
+        *,
+        allowed: bool = True,
+        report_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the audit log; the detail is stored encrypted."""
+        await record_audit(
+            self._sessions,
+            self._cipher,
+            actor_id,
+            action,
+            allowed=allowed,
+            report_id=report_id,
+            detail=detail,
         )

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.core.crypto import Cipher
 from bot.core.db import SessionFactory
 from bot.core.models import Report, ReportEvent
+from bot.services.component import Component
 
 PUBLIC_COLUMNS: tuple[str, ...] = (
     "code",
@@ -240,3 +241,19 @@ def file_name(selection: ExportFilter, generated_at: datetime, extension: str) -
     start = selection.start.strftime("%Y%m%d") if selection.start else "start"
     end = (selection.end or generated_at.date()).strftime("%Y%m%d")
     return f"jiyn-reports-{start}-{end}.{extension}"
+
+
+class ExportService(Component):
+    """Reports as files for volunteers (anonymous) and admins (with personal data)."""
+
+    def __init__(self, sessions: SessionFactory, cipher: Cipher) -> None:
+        self._sessions = sessions
+        self._cipher = cipher
+
+    async def export(
+        self, timezone: ZoneInfo, selection: ExportFilter, *, personal: bool
+    ) -> Export:
+        """The selected reports, personal columns only when `personal`."""
+        return await export_reports(
+            self._sessions, self._cipher, timezone, selection, personal=personal
+        )

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from bot.core.db import SessionFactory
 from bot.core.i18n import gettext_for, ngettext_for
 from bot.core.models import UNKNOWN_PEOPLE, Report, utcnow
+from bot.services.component import Component
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class PendingAlert:
 SendMessage = Callable[[int, str], Awaitable[object]]
 
 
-class VolunteerNotifier:
+class VolunteerNotifier(Component):
     """Paces alerts to the volunteer chat and folds bursts into digests."""
 
     def __init__(
@@ -67,12 +68,12 @@ class VolunteerNotifier:
         self._last_sent = float("-inf")
         self._paced = asyncio.Lock()
 
-    def start(self) -> None:
+    async def initialize(self) -> None:
         """Run the sending loop in the background."""
         self._task = asyncio.create_task(self._run(), name="volunteer-notifier")
         self._wake.set()  # catch up on anything left from before a restart
 
-    async def stop(self) -> None:
+    async def shutdown(self) -> None:
         """Stop the loop; unsent alerts stay in the database for the next start."""
         if self._task is not None:
             self._task.cancel()

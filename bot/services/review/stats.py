@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.core.db import SessionFactory
 from bot.core.models import Report, utcnow
+from bot.services.component import Component
 
 MAX_DAYS = 366
 
@@ -115,3 +116,14 @@ def render_chart(stats: Stats, text: ChartText) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+class StatsService(Component):
+    """Counts of reports for /stats."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    async def collect(self, timezone: ZoneInfo, days: int) -> Stats:
+        """The reports of the last `days` days, counted."""
+        return await collect(self._sessions, timezone, days)

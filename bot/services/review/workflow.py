@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, or_, select, update
 from bot.core.crypto import Cipher
 from bot.core.db import SessionFactory, rowcount
 from bot.core.models import JobState, PendingInput, Report, ReportEvent, ReportStatus, utcnow
+from bot.services.component import Component
 
 OPEN_STATUSES = (ReportStatus.NEW.value, ReportStatus.IN_REVIEW.value)
 DECIDED_STATUSES = (
@@ -183,7 +184,7 @@ class Contact:
     language: str
 
 
-class ReviewService:
+class ReviewService(Component):
     """Owns every transaction of the review tools. The application keeps one: it remembers who
     may have a typed answer waiting (see pending_input)."""
 
