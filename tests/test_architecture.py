@@ -307,3 +307,11 @@ def test_every_service_is_a_component_held_on_services() -> None:
         if "services.sessions" in line or "services.cipher" in line
     ]
     assert passing_around == []
+
+
+def test_every_state_of_the_report_conversation_has_its_question() -> None:
+    from handlers.report.conversation import report_conversation
+    from handlers.report.prompts import PROMPTS
+    from handlers.report.steps import ReportStep
+
+    assert set(PROMPTS) == {ReportStep(state) for state in report_conversation().states}

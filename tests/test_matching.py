@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.gazetteer import DATA_FILE, PLACE_RADIUS_KM, gazetteer, valid_coordinates
 from bot.core.matching import Answers, fold, words
-from handlers.report.conversation import (
+from handlers.report.steps import (
     COUNT_ANSWERS,
     ROLE_ANSWERS,
     SKIP_ANSWERS,

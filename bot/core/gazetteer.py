@@ -108,3 +108,9 @@ def gazetteer() -> Gazetteer:
         )
         aliases[row["key"]] = row["aliases"]
     return Gazetteer(places, aliases)
+
+
+def is_city_key(key: str) -> bool:
+    """Whether a stored city value (Report.city, button data) names a place: a gazetteer key,
+    or OTHER for a town the gazetteer does not know."""
+    return key == OTHER or gazetteer().get(key) is not None

@@ -30,3 +30,8 @@ def language_picker() -> InlineKeyboardMarkup:
             for code in LANGUAGES
         ]
     )
+
+
+def button(label: str, data: str) -> list[InlineKeyboardButton]:
+    """A row of one inline button."""
+    return [InlineKeyboardButton(label, callback_data=data)]

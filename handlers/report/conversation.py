@@ -1,19 +1,18 @@
 """Reporting a detention: one question at a time, buttons wherever possible, every answer saved
-(encrypted) before the next question, so a restart or a crash loses nothing."""
+(encrypted) before the next question, so a restart or a crash loses nothing.
+
+This module holds the step machinery (save, advance, resume, pause), the handlers of the
+answers and the ConversationHandler. The steps and typed-answer tables are in steps.py, the
+questions in prompts.py, the summary in summary.py; the diagram of the states is README.md."""
 
 from __future__ import annotations
 
 import html
-import re
 import warnings
 from datetime import datetime, timedelta
-from enum import IntEnum
 
 from telegram import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
@@ -26,432 +25,33 @@ from telegram.ext import (
     filters,
 )
 
-from bot.core.gazetteer import OTHER, gazetteer, valid_coordinates
-from bot.core.matching import Answers
-from bot.core.models import PEOPLE_RANGES, UNKNOWN_PEOPLE, utcnow
+from bot.core.dates import parse_moment
+from bot.core.gazetteer import OTHER, gazetteer, is_city_key, valid_coordinates
+from bot.core.models import utcnow
 from bot.services.report import reports as limits
 from bot.services.report.reports import DraftData, TooManyReports
 from bot.telegram.context import JiynContext
-from bot.telegram.html import clip_utf16
 from bot.telegram.persistence import REPORT_CONVERSATION
 from handlers.ask import rights, venues
 from handlers.common import language, start
-from handlers.common.places import people_label, town_name
-
-
-class ReportStep(IntEnum):
-    """Where the person is in the report conversation (0 = paused, not restored on restart)."""
-
-    PAUSED = 0
-    ROLE = 1
-    WHEN = 2
-    WHEN_CUSTOM = 3
-    WHERE = 4
-    CITY = 5
-    COUNT = 6
-    NAME = 7
-    POLICE = 8
-    DETAILS = 9
-    MEDIA = 10
-    CONTACT = 11
-    CONSENT = 12
-    SUMMARY = 13
-    # "Continue or start over?" about an unfinished draft. Never saved: after a restart the
-    # person is simply at the draft's step.
-    RESUME = 14
-
-
-ROLES = ("now", "self", "witness", "relative")
-COUNT_CHOICES = ("1", *PEOPLE_RANGES)
-# What people type instead of pressing a button, per question, in kk/ru/en (matched after
-# folding scripts, endings and typos: bot.core.matching).
-ROLE_ANSWERS = Answers(
-    {
-        "now": [
-            "меня задерживают", "задерживают меня", "меня сейчас задерживают",
-            "мені ұстап жатыр", "мені қазір ұстап жатыр", "ұстап жатыр",
-            "I am being detained", "being detained", "they are detaining me",
-        ],
-        "self": [
-            "меня задержали", "задержали меня", "я был задержан", "я была задержана",
-            "мені ұстады", "мені ұстаған", "мен ұсталдым", "I was detained", "detained me",
-        ],
-        "witness": [
-            "видел", "видела", "видели", "свидетель", "очевидец", "я видел задержание",
-            "көрдім", "куәгер", "куәмін", "witness", "I saw", "saw",
-        ],
-        "relative": [
-            "родственник", "родственница", "родные", "друг", "подруга", "знакомый", "брат",
-            "сестра", "мама", "мать", "папа", "отец", "сын", "дочь", "муж", "жена",
-            "туыс", "туысым", "туысқаным", "досым", "ағам", "інім", "әпкем", "қарындасым",
-            "анам", "әкем", "ұлым", "қызым", "күйеуім", "әйелім", "relative", "friend",
-            "family", "brother", "sister", "mother", "mom", "father", "dad", "son", "daughter",
-            "husband", "wife",
-        ],
-    }
-)  # fmt: skip
-WHEN_ANSWERS = Answers(
-    {
-        "now": [
-            "сейчас", "прямо сейчас", "только что", "қазір", "дәл қазір", "жаңа ғана",
-            "now", "right now", "just now",
-        ],
-        "today": ["сегодня", "сегодня днём", "бүгін", "today", "earlier today", "this morning"],
-        "custom": [
-            "другой день", "другое время", "вчера", "позавчера", "кеше", "басқа күн",
-            "басқа уақыт", "another day", "other day", "another time", "yesterday",
-        ],
-    }
-)  # fmt: skip
-COUNT_ANSWERS = Answers(
-    {
-        "1": ["один", "одна", "одного", "одну", "бір", "біреу", "one"],
-        "2-5": [
-            "2-5", "несколько", "двое", "трое", "бірнеше", "екеу", "үшеу", "a few", "few",
-            "several", "couple",
-        ],
-        "6-20": ["6-20", "десяток", "около десяти", "ондаған", "about ten", "a dozen"],
-        "20+": [
-            "20+", "больше 20", "более 20", "больше двадцати", "много", "очень много",
-            "толпа", "сотни", "20-дан көп", "көп", "өте көп", "жиырмадан көп",
-            "more than 20", "over 20", "many", "a lot", "lots", "dozens", "hundreds",
-        ],
-        UNKNOWN_PEOPLE: [
-            "не знаю", "неизвестно", "не уверен", "білмеймін", "белгісіз",
-            "I don't know", "don't know", "unknown", "not sure",
-        ],
-    }
-)  # fmt: skip
-YES_NO_ANSWERS = Answers(
-    {
-        "yes": [
-            "да", "ага", "конечно", "можно", "пусть", "иә", "ия", "әрине", "болады",
-            "yes", "yeah", "yep", "sure", "ok", "okay", "of course",
-        ],
-        "no": [
-            "нет", "не надо", "не нужно", "нельзя", "не звоните", "жоқ", "керек емес",
-            "болмайды", "no", "nope", "don't",
-        ],
-    },
-    exclusive=True,
-)  # fmt: skip
-# A typed "skip" is read only when it is the whole message: the free-text questions take
-# anything, and a sentence that contains "I don't know" is an answer.
-SKIP_PHRASES = [
-    "пропустить", "пропуск", "дальше", "далее", "не знаю", "неизвестно", "нет", "никак",
-    "өткізу", "өткізіп жіберу", "келесі", "білмеймін", "белгісіз", "жоқ",
-    "skip", "next", "I don't know", "don't know", "unknown", "no", "none", "n/a",
-]  # fmt: skip
-SKIP_ANSWERS = Answers({"skip": SKIP_PHRASES})
-DONE_ANSWERS = Answers(
-    {
-        "done": [
-            "готово", "всё", "все", "хватит", "достаточно", "больше нет", "болды", "дайын",
-            "бітті", "болдым", "done", "finished", "that's all", "ready", *SKIP_PHRASES,
-        ]
-    }
-)  # fmt: skip
-CONTACT_ANSWERS = Answers(
-    {
-        "telegram": [
-            "здесь", "тут", "в чате", "через бота", "через чат", "телеграм", "в телеграме",
-            "только через этот чат", "осында", "осы чатта", "бот арқылы", "телеграм арқылы",
-            "here", "this chat", "in this chat", "telegram", "through the bot",
-            "only through this chat",
-        ]
-    }
-)  # fmt: skip
-OTHER_TOWN_ANSWERS = Answers(
-    {
-        OTHER: [
-            "другой город", "другой", "другое", "другой населённый пункт", "село", "посёлок",
-            "басқа", "басқа қала", "ауыл", "another town", "other", "another", "village",
-        ]
-    }
-)  # fmt: skip
-SUMMARY_ANSWERS = Answers(
-    {
-        "confirm": [
-            "отправить", "отправляй", "отправь", "всё верно", "верно", "да", "жіберу",
-            "жібер", "жіберіңіз", "дұрыс", "иә", "send", "send it", "confirm", "yes",
-            "correct",
-        ],
-        "when": ["когда", "время", "дата", "қашан", "уақыт", "күні", "when", "time", "date"],
-        "where": ["где", "место", "город", "қайда", "орын", "қала", "where", "place", "city"],
-        "count": ["сколько", "количество", "қанша", "how many", "count", "number"],
-        "name": ["имя", "фио", "аты", "есімі", "name"],
-        "police": ["полиция", "отдел полиции", "полиция бөлімі", "police"],
-        "details": [
-            "что случилось", "описание", "подробности", "не болды", "сипаттама",
-            "what happened", "details",
-        ],
-        "media": ["фото", "видео", "голосовое", "сурет", "photo", "photos", "video", "media"],
-        "contact": ["контакт", "телефон", "связь", "байланыс", "contact", "phone"],
-    }
-)  # fmt: skip
-RESUME_ANSWERS = Answers(
-    {
-        "continue": [
-            "продолжить", "продолжаю", "продолжим", "жалғастыру", "жалғастырамын",
-            "continue", "go on", "resume",
-        ],
-        "restart": [
-            "заново", "начать заново", "сначала", "новое", "басынан", "қайта бастау", "жаңадан",
-            "start over", "restart", "new", "from the start",
-        ],
-    },
-    exclusive=True,
-)  # fmt: skip
-PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()\-]{8,18}[0-9]$")
-EDITABLE = {
-    "when": ReportStep.WHEN,
-    "where": ReportStep.WHERE,
-    "count": ReportStep.COUNT,
-    "name": ReportStep.NAME,
-    "police": ReportStep.POLICE,
-    "details": ReportStep.DETAILS,
-    "media": ReportStep.MEDIA,
-    "contact": ReportStep.CONTACT,
-}
-NEXT_STEP = {
-    ReportStep.WHEN: ReportStep.WHERE,
-    ReportStep.WHEN_CUSTOM: ReportStep.WHERE,
-    ReportStep.WHERE: ReportStep.COUNT,
-    ReportStep.CITY: ReportStep.COUNT,
-    ReportStep.COUNT: ReportStep.NAME,
-    ReportStep.NAME: ReportStep.POLICE,
-    ReportStep.POLICE: ReportStep.DETAILS,
-    ReportStep.DETAILS: ReportStep.MEDIA,
-    ReportStep.MEDIA: ReportStep.CONTACT,
-    ReportStep.CONTACT: ReportStep.CONSENT,
-    ReportStep.CONSENT: ReportStep.SUMMARY,
-}
-# The summary must fit one message (4096 UTF-16 units). Every answer is shown whole up to this
-# length; only the longest (what happened, up to MAX_DETAILS) can be cut, and it is stored whole.
-SUMMARY_VALUE_LIMIT = 1200
-DATE_PATTERN = re.compile(
-    r"^\s*(?:(?P<day>\d{1,2})[./-](?P<month>\d{1,2})(?:[./-](?P<year>\d{2,4}))?)?"
-    r"\s*(?:(?P<hour>\d{1,2})[:.](?P<minute>\d{2}))?\s*$"
+from handlers.common.keyboards import button
+from handlers.report.prompts import ask_step
+from handlers.report.steps import (
+    CONTACT_ANSWERS,
+    DONE_ANSWERS,
+    EDITABLE,
+    NEXT_STEP,
+    OTHER_TOWN_ANSWERS,
+    PHONE_PATTERN,
+    RESUME_ANSWERS,
+    ROLE_ANSWERS,
+    SKIP_ANSWERS,
+    SUMMARY_ANSWERS,
+    WHEN_ANSWERS,
+    YES_NO_ANSWERS,
+    ReportStep,
+    parse_people,
 )
-
-
-def _button(label: str, data: str) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(label, callback_data=data)]
-
-
-def _format_when(context: JiynContext, iso: str | None) -> str:
-    if not iso:
-        return "—"
-    moment = datetime.fromisoformat(iso).astimezone(context.services.settings.timezone)
-    return moment.strftime("%d.%m.%Y %H:%M")
-
-
-def summary_text(context: JiynContext, data: DraftData) -> str:
-    """The whole report as the person will confirm it."""
-    _ = context.gettext
-    role_names = {
-        "now": _("I am being detained"),
-        "self": _("I was detained"),
-        "witness": _("I saw a detention"),
-        "relative": _("A relative or friend was detained"),
-    }
-    where = data.place or ""
-    if data.latitude is not None and data.longitude is not None:
-        where = (where + " " if where else "") + f"📍 {data.latitude:.5f}, {data.longitude:.5f}"
-    contact = _("through Telegram") if data.contact == "telegram" else _("by phone")
-    rows = [
-        (_("Who is reporting"), role_names.get(data.role or "", "—")),
-        (_("When"), _format_when(context, data.occurred_at)),
-        (_("Where"), f"{where or '—'} ({town_name(context.language, data.city, data.town)})"),
-        (_("How many people"), people_label(_, data.people)),
-        (_("Name"), data.name or _("not known")),
-        (_("Police unit"), data.police or _("not known")),
-        (_("What happened"), data.details or "—"),
-        (_("Photos, videos and voice messages"), str(len(data.media))),
-        (_("Contact"), contact),
-        (_("Volunteers may contact you"), _("yes") if data.consent else _("no")),
-    ]
-    title = _("Check your report")
-    lines = [f"<b>{title}</b>", ""]
-    lines += [
-        f"<b>{html.escape(label)}:</b> {html.escape(clip_utf16(value, SUMMARY_VALUE_LIMIT))}"
-        for label, value in rows
-    ]
-    lines += ["", _("Press a field to change it, or send the report.")]
-    return "\n".join(lines)
-
-
-def summary_keyboard(context: JiynContext) -> InlineKeyboardMarkup:
-    """Edit buttons for every field, then send and cancel."""
-    _ = context.gettext
-    labels = {
-        "when": _("✏️ When"),
-        "where": _("✏️ Where"),
-        "count": _("✏️ How many"),
-        "name": _("✏️ Name"),
-        "police": _("✏️ Police"),
-        "details": _("✏️ What happened"),
-        "media": _("✏️ Attachments"),
-        "contact": _("✏️ Contact"),
-    }
-    edit_buttons = [
-        InlineKeyboardButton(label, callback_data=f"report:edit:{field}")
-        for field, label in labels.items()
-    ]
-    rows = [edit_buttons[i : i + 2] for i in range(0, len(edit_buttons), 2)]
-    rows.append(_button(_("✅ Send the report"), "report:confirm"))
-    rows.append(_button(_("✖️ Cancel"), "report:cancel"))
-    return InlineKeyboardMarkup(rows)
-
-
-async def ask_step(update: Update, context: JiynContext, step: ReportStep, data: DraftData) -> None:
-    """Send the question of a step with its buttons."""
-    _ = context.gettext
-    chat = update.effective_chat
-    skip = _button(_("Skip"), "report:skip")
-    if step == ReportStep.ROLE:
-        await chat.send_message(
-            _("Who is reporting?"),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    _button(_("🚨 I am being detained right now"), "report:role:now"),
-                    _button(_("I saw a detention"), "report:role:witness"),
-                    _button(_("A relative or friend was detained"), "report:role:relative"),
-                    _button(_("I was detained earlier"), "report:role:self"),
-                ]
-            ),
-        )
-    elif step == ReportStep.WHEN:
-        await chat.send_message(
-            _("When did it happen?"),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    _button(_("Right now"), "report:when:now"),
-                    _button(_("Earlier today"), "report:when:today"),
-                    _button(_("Another day or time…"), "report:when:custom"),
-                ]
-            ),
-        )
-    elif step == ReportStep.WHEN_CUSTOM:
-        await chat.send_message(
-            _("Type the date and time, for example 21.11 18:30 (or just 18:30 for today).")
-        )
-    elif step == ReportStep.WHERE:
-        await chat.send_message(
-            _(
-                "Where did it happen? Press the button to send your location, or type the place "
-                "(street, landmark)."
-            ),
-            reply_markup=ReplyKeyboardMarkup(
-                [[KeyboardButton(_("📍 Send my location"), request_location=True)]],
-                resize_keyboard=True,
-                one_time_keyboard=True,
-            ),
-        )
-        await chat.send_message(_("Or:"), reply_markup=InlineKeyboardMarkup([skip]))
-    elif step == ReportStep.CITY:
-        buttons = [
-            InlineKeyboardButton(
-                place.name(context.language), callback_data=f"report:city:{place.key}"
-            )
-            for place in gazetteer().main_places(context.language)
-        ]
-        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-        rows.append(_button(_("Another town or village"), "report:city:other"))
-        await chat.send_message(
-            _("Which town or village? Choose it or type its name."),
-            reply_markup=InlineKeyboardMarkup(rows),
-        )
-    elif step == ReportStep.COUNT:
-        await chat.send_message(
-            _("How many people were detained? Choose or type a number."),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton("1", callback_data="report:count:1"),
-                        InlineKeyboardButton("2–5", callback_data="report:count:2-5"),
-                        InlineKeyboardButton("6–20", callback_data="report:count:6-20"),
-                        InlineKeyboardButton(_("more than 20"), callback_data="report:count:20+"),
-                    ],
-                    _button(_("I don't know"), "report:count:unknown"),
-                ]
-            ),
-        )
-    elif step == ReportStep.NAME:
-        question = (
-            _("Your name (optional). Only volunteers will see it; it is stored encrypted.")
-            if data.role in ("now", "self")
-            else _(
-                "The detained person's name, if you know it. Only volunteers will see it; "
-                "it is stored encrypted."
-            )
-        )
-        await chat.send_message(question, reply_markup=InlineKeyboardMarkup([skip]))
-    elif step == ReportStep.POLICE:
-        await chat.send_message(
-            _("Which police station, unit or van number, if you know?"),
-            reply_markup=InlineKeyboardMarkup([_button(_("I don't know"), "report:skip")]),
-        )
-    elif step == ReportStep.DETAILS:
-        await chat.send_message(
-            _("What happened? A few words are enough."),
-            reply_markup=InlineKeyboardMarkup([skip]),
-        )
-    elif step == ReportStep.MEDIA:
-        await chat.send_message(
-            _(
-                "Photos, videos or voice messages? Send them now, then press Done. If you can "
-                "only speak, record a voice message."
-            ),
-            reply_markup=InlineKeyboardMarkup([_button(_("Done"), "report:media:done"), skip]),
-        )
-    elif step == ReportStep.CONTACT:
-        await chat.send_message(
-            _(
-                "How can volunteers reach you? By default they write to you here, through the "
-                "bot, without seeing your Telegram account. You can also share or type your "
-                "phone number."
-            ),
-            reply_markup=ReplyKeyboardMarkup(
-                [[KeyboardButton(_("📞 Share my phone number"), request_contact=True)]],
-                resize_keyboard=True,
-                one_time_keyboard=True,
-            ),
-        )
-        await chat.send_message(
-            _("Or:"),
-            reply_markup=InlineKeyboardMarkup(
-                [_button(_("Only through this chat"), "report:contact:telegram")]
-            ),
-        )
-    elif step == ReportStep.CONSENT:
-        await chat.send_message(
-            _("May volunteers contact you about this report?"),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(_("Yes"), callback_data="report:consent:yes"),
-                        InlineKeyboardButton(_("No"), callback_data="report:consent:no"),
-                    ]
-                ]
-            ),
-        )
-    elif step == ReportStep.RESUME:
-        await chat.send_message(
-            _("You have an unfinished report. Continue it or start over?"),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    _button(_("Continue"), "report:resume"),
-                    _button(_("Start over"), "report:restart"),
-                ]
-            ),
-        )
-    elif step == ReportStep.SUMMARY:
-        await chat.send_message(
-            summary_text(context, data),
-            parse_mode="HTML",
-            reply_markup=summary_keyboard(context),
-        )
 
 
 async def _save(
@@ -749,29 +349,6 @@ async def _set_when(update: Update, context: JiynContext, choice: str) -> Report
     return await _advance(update, context, ReportStep.WHEN, data)
 
 
-def parse_moment(text: str, now: datetime) -> datetime | None:
-    """A date and/or time typed by a person, in the timezone of `now`; None if unreadable."""
-    match = DATE_PATTERN.match(text)
-    if not match or not (match["day"] or match["hour"]):
-        return None
-    try:
-        year = int(match["year"]) if match["year"] else now.year
-        if year < 100:
-            year += 2000
-        moment = now.replace(
-            year=year,
-            month=int(match["month"]) if match["month"] else now.month,
-            day=int(match["day"]) if match["day"] else now.day,
-            hour=int(match["hour"]) if match["hour"] else 12,
-            minute=int(match["minute"]) if match["minute"] else 0,
-            second=0,
-            microsecond=0,
-        )
-    except ValueError:
-        return None
-    return moment
-
-
 def _typed_moment(context: JiynContext, text: str) -> datetime | None:
     """A typed date and time within the last year (not in the future), else None."""
     now = utcnow().astimezone(context.services.settings.timezone)
@@ -851,13 +428,13 @@ async def choose_city(update: Update, context: JiynContext) -> ReportStep:
     town" asks for its name."""
     _ = context.gettext
     city = update.callback_query.data.rsplit(":", 1)[-1]
-    if city != OTHER and gazetteer().get(city) is None:
+    if not is_city_key(city):
         return await reject_input(update, context)
     await _answer_query(update)
     if city == OTHER:
         await update.effective_chat.send_message(
             _("Type the name of the town or village."),
-            reply_markup=InlineKeyboardMarkup([_button(_("I'd rather not say"), "report:skip")]),
+            reply_markup=InlineKeyboardMarkup([button(_("I'd rather not say"), "report:skip")]),
         )
         return ReportStep.CITY
     data = await _answers(update, context)
@@ -896,23 +473,6 @@ async def choose_count(update: Update, context: JiynContext) -> ReportStep:
     data = await _answers(update, context)
     data.people = update.callback_query.data.rsplit(":", 1)[-1]
     return await _advance(update, context, ReportStep.COUNT, data)
-
-
-def parse_people(text: str) -> str | None:
-    """How many people a typed answer says: a number as digits ("3", "3 человека"), a range
-    or "unknown" in words; None if it says none of these or a number out of range."""
-    text = text.strip()
-    # isdecimal, not isdigit: "²" is a digit that int() refuses.
-    if text.isdecimal():
-        number = int(text)
-        return str(number) if 1 <= number <= limits.MAX_PEOPLE else None
-    choice = COUNT_ANSWERS.match(text)
-    if choice is not None:
-        return choice
-    numbers = re.findall(r"(?<![\d.,])[0-9]+(?![\d.,])", text)
-    if len(numbers) == 1 and 1 <= int(numbers[0]) <= limits.MAX_PEOPLE:
-        return str(int(numbers[0]))
-    return None
 
 
 async def type_count(update: Update, context: JiynContext) -> ReportStep:
@@ -983,7 +543,7 @@ async def add_media(update: Update, context: JiynContext) -> ReportStep:
             _("That is the most I can attach ({limit}). Press Done.").format(
                 limit=limits.MAX_MEDIA
             ),
-            reply_markup=InlineKeyboardMarkup([_button(_("Done"), "report:media:done")]),
+            reply_markup=InlineKeyboardMarkup([button(_("Done"), "report:media:done")]),
         )
         return ReportStep.MEDIA
     data.media.append(item)
@@ -994,7 +554,7 @@ async def add_media(update: Update, context: JiynContext) -> ReportStep:
             "{n} files attached. Send more or press Done.",
             len(data.media),
         ).format(n=len(data.media)),
-        reply_markup=InlineKeyboardMarkup([_button(_("Done"), "report:media:done")]),
+        reply_markup=InlineKeyboardMarkup([button(_("Done"), "report:media:done")]),
     )
     return ReportStep.MEDIA
 
@@ -1017,7 +577,7 @@ async def type_media_text(update: Update, context: JiynContext) -> ReportStep:
             "Here I take photos, videos and voice messages. Send one, or press Done (or "
             "write “done”) to go on."
         ),
-        reply_markup=InlineKeyboardMarkup([_button(_("Done"), "report:media:done")]),
+        reply_markup=InlineKeyboardMarkup([button(_("Done"), "report:media:done")]),
     )
     return ReportStep.MEDIA
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
-from bot.core.gazetteer import OTHER, gazetteer
+from bot.core.dates import parse_day
+from bot.core.gazetteer import is_city_key
 from bot.core.models import ReportStatus, Role
 from bot.services.review.workflow import (
     OUTCOMES,
@@ -65,9 +65,6 @@ QUEUE_PATTERN = r"^q:l:[a-z_]{1,10}:[a-z0-9*-]{1,32}:[0-9]{1,4}$"
 # Telegram shows at most 100 buttons under a message.
 MAX_CITY_BUTTONS = 90
 CITY_PICKER_PATTERN = r"^q:c:[a-z_]{1,10}$"
-DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d")
-
-
 # ---------------------------------------------------------------- queue
 
 
@@ -75,7 +72,7 @@ def _queue_city(context: JiynContext, city: str) -> str | None:
     """A city filter from button data: "*" is any; unknown slugs are refused."""
     if city == "*":
         return None
-    if city == OTHER or gazetteer().get(city) is not None:
+    if is_city_key(city):
         return city
     raise ValueError(city)
 
@@ -538,16 +535,6 @@ async def choose_outcome(update: Update, context: JiynContext) -> None:
     await _refresh_card(update, context, report_id, role)
 
 
-def parse_date(text: str) -> date | None:
-    """A date typed as 25.11.2026, 25.11.26 or 2026-11-25."""
-    cleaned = text.strip()
-    for pattern in DATE_FORMATS:
-        try:
-            return datetime.strptime(cleaned, pattern).date()
-        except ValueError:
-            continue
-    return None
-
 
 async def take_review_answer(
     update: Update, context: JiynContext, pending: Pending, role: Role
@@ -581,7 +568,7 @@ async def take_review_answer(
             )
             done = _("Outcome saved.")
         elif pending.kind == "court":
-            on = parse_date(text)
+            on = parse_day(text)
             if on is None:
                 raise ReviewError("bad_date")
             await service.record_outcome(report_id, user_id, "court", admin=admin, on=on)

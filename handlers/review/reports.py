@@ -8,11 +8,12 @@ import html
 import io
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
-from bot.core.gazetteer import OTHER, gazetteer
+from bot.core.dates import parse_day
+from bot.core.gazetteer import gazetteer, is_city_key
 from bot.core.models import ReportStatus, utcnow
 from bot.services.review import export as exports
 from bot.services.review import stats as statistics
@@ -28,6 +29,7 @@ STATS_DEFAULT_DAYS = 30
 STATUSES = tuple(status.value for status in ReportStatus)
 EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2999, 12, 31)
+EXPORT_DAY_FORMATS = ("%Y-%m-%d", "%d.%m.%Y")
 
 
 class ExportArguments(ValueError):
@@ -62,22 +64,17 @@ def parse_export_arguments(
 
 
 def _parse_date(word: str) -> date | None:
-    for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
-        try:
-            parsed = datetime.strptime(word, pattern).date()
-        except ValueError:
-            continue
-        # Beyond these, a day plus the time zone leaves the calendar (year 1, year 9999).
-        if not EARLIEST_DATE <= parsed <= LATEST_DATE:
-            raise ExportArguments(word)
-        return parsed
-    return None
+    parsed = parse_day(word, EXPORT_DAY_FORMATS)
+    # Beyond these, a day plus the time zone leaves the calendar (year 1, year 9999).
+    if parsed is not None and not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        raise ExportArguments(word)
+    return parsed
 
 
 def known_town(word: str) -> str | None:
     """The gazetteer key a /export word names: a key (almaty, zhanaozen), "other", or a town's
     name in any language (Жаңаөзен); None if it names none."""
-    if word == OTHER or gazetteer().get(word) is not None:
+    if is_city_key(word):
         return word
     place = gazetteer().find(word) if re.search(r"[^\W\d_]", word) else None
     return place.key if place is not None else None
