@@ -248,3 +248,11 @@ async def test_every_view_and_change_is_in_the_audit_trail(
         assert all(e.created_at is not None for e in await report_events(bot, report_id))
         [queue_view] = [e for e in await audit_entries(bot) if e.action == "queue"]
         assert (queue_view.actor_id, queue_view.allowed) == (VOLUNTEER_ID, True)
+
+
+def test_every_card_button_has_its_action() -> None:
+    """The card buttons' table (handlers/review/cards.py) covers every button the pattern and
+    the access rules know, and nothing else."""
+    from handlers.review.cards import CARD_ACTIONS, CARD_BUTTONS
+
+    assert set(CARD_BUTTONS) == set(CARD_ACTIONS)

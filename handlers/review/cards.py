@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
@@ -20,6 +22,7 @@ from bot.services.review.workflow import (
     Pending,
     ReportCard,
     ReviewError,
+    ReviewService,
 )
 from bot.telegram.context import JiynContext
 from bot.telegram.html import clip_utf16, utf16_len
@@ -386,72 +389,154 @@ async def _refresh_card(update: Update, context: JiynContext, report_id: int, ro
     )
 
 
+@dataclass(frozen=True)
+class CardPress:
+    """A press of an rv:<action>:<report id> button by someone allowed to press it."""
+
+    update: Update
+    context: JiynContext
+    report_id: int
+    user_id: int
+    role: Role
+
+    @property
+    def admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def service(self) -> ReviewService:
+        return review_service(self.context)
+
+    async def answer(self, text: str | None = None) -> None:
+        """The toast under the button (or none)."""
+        query = self.update.callback_query
+        await (query.answer(text) if text is not None else query.answer())
+
+
+# What a card button does; True when the card is refreshed afterwards.
+CardAction = Callable[[CardPress], Awaitable[bool]]
+
+
+async def _open_card(press: CardPress) -> bool:
+    """Open: the card as a new message."""
+    await press.answer()
+    card = await press.service.card(press.report_id, press.user_id)
+    text = card_text(press.context, card, press.user_id)
+    markup = card_keyboard(press.context, card, press.user_id, press.role)
+    await press.update.effective_chat.send_message(text, parse_mode="HTML", reply_markup=markup)
+    return False
+
+
+async def _refresh_in_place(press: CardPress) -> bool:
+    """Refresh, on the card itself."""
+    await press.answer()
+    card = await press.service.card(press.report_id, press.user_id)
+    text = card_text(press.context, card, press.user_id)
+    markup = card_keyboard(press.context, card, press.user_id, press.role)
+    await _edit_or_send(press.update, text, markup)
+    return False
+
+
+async def _claim(press: CardPress) -> bool:
+    _ = press.context.gettext
+    change = await press.service.claim(press.report_id, press.user_id, admin=press.admin)
+    await press.answer(_("The report is yours. The reporter is told it is in review."))
+    await notify_reporter(press.context, change)
+    return True
+
+
+async def _release(press: CardPress) -> bool:
+    _ = press.context.gettext
+    await press.service.release(press.report_id, press.user_id, admin=press.admin)
+    await press.answer(_("Released: the report is back in the queue."))
+    return True
+
+
+async def _verify(press: CardPress) -> bool:
+    _ = press.context.gettext
+    change = await press.service.verify(press.report_id, press.user_id, admin=press.admin)
+    await press.answer(_("Verified."))
+    await notify_reporter(press.context, change)
+    return True
+
+
+async def _close(press: CardPress) -> bool:
+    _ = press.context.gettext
+    change = await press.service.close(press.report_id, press.user_id, admin=press.admin)
+    await press.answer(_("Closed."))
+    await notify_reporter(press.context, change)
+    return True
+
+
+def _decide_typed(kind: str) -> CardAction:
+    """Reject or mark as a duplicate: asks for the reason or the original's code."""
+
+    async def decide(press: CardPress) -> bool:
+        await press.service.check_decision(press.report_id, press.user_id, admin=press.admin)
+        await _ask(press.update, press.context, kind, press.report_id)
+        return False
+
+    return decide
+
+
+async def _note(press: CardPress) -> bool:
+    await press.service.require_code(press.report_id)
+    await _ask(press.update, press.context, "note", press.report_id)
+    return False
+
+
+async def _outcome(press: CardPress) -> bool:
+    await press.service.check_outcome(press.report_id, press.user_id, admin=press.admin)
+    await press.answer()
+    await _offer_outcomes(press.update, press.context, press.report_id)
+    return False
+
+
+async def _media(press: CardPress) -> bool:
+    await press.answer()
+    await _send_media(press.update, press.context, press.report_id)
+    return False
+
+
+async def _history(press: CardPress) -> bool:
+    await press.answer()
+    await _send_history(press.update, press.context, press.report_id)
+    return False
+
+
+# One entry per button of CARD_ACTIONS (tests/test_review_flow.py checks they match).
+CARD_BUTTONS: dict[str, CardAction] = {
+    "open": _open_card,
+    "card": _refresh_in_place,
+    "claim": _claim,
+    "release": _release,
+    "verify": _verify,
+    "reject": _decide_typed("reject"),
+    "dup": _decide_typed("duplicate"),
+    "note": _note,
+    "out": _outcome,
+    "close": _close,
+    "media": _media,
+    "log": _history,
+}
+
+
 async def press_card_button(update: Update, context: JiynContext) -> None:
     """Every rv:<action>:<report id> button; the role is checked before anything else."""
-    _ = context.gettext
-    query = update.callback_query
-    _prefix, action, raw_id = query.data.split(":")
+    _prefix, action, raw_id = update.callback_query.data.split(":")
     report_id = int(raw_id)
     role = await authorize(update, context, CARD_ACTIONS[action], report_id)
     if role is None:
         return
-    service = review_service(context)
-    user_id = update.effective_user.id
-    admin = role == Role.ADMIN
+    press = CardPress(update, context, report_id, update.effective_user.id, role)
     try:
-        if action in ("open", "card"):
-            await query.answer()
-            card = await service.card(report_id, user_id)
-            text = card_text(context, card, user_id)
-            markup = card_keyboard(context, card, user_id, role)
-            if action == "card":
-                await _edit_or_send(update, text, markup)  # Refresh, on the card itself
-            else:
-                await update.effective_chat.send_message(
-                    text, parse_mode="HTML", reply_markup=markup
-                )
-            return
-        if action == "claim":
-            change = await service.claim(report_id, user_id, admin=admin)
-            await query.answer(_("The report is yours. The reporter is told it is in review."))
-            await notify_reporter(context, change)
-        elif action == "release":
-            await service.release(report_id, user_id, admin=admin)
-            await query.answer(_("Released: the report is back in the queue."))
-        elif action == "verify":
-            change = await service.verify(report_id, user_id, admin=admin)
-            await query.answer(_("Verified."))
-            await notify_reporter(context, change)
-        elif action == "close":
-            change = await service.close(report_id, user_id, admin=admin)
-            await query.answer(_("Closed."))
-            await notify_reporter(context, change)
-        elif action in ("reject", "dup"):
-            await service.check_decision(report_id, user_id, admin=admin)
-            await _ask(update, context, "reject" if action == "reject" else "duplicate", report_id)
-            return
-        elif action == "note":
-            await service.require_code(report_id)
-            await _ask(update, context, "note", report_id)
-            return
-        elif action == "out":
-            await service.check_outcome(report_id, user_id, admin=admin)
-            await query.answer()
-            await _offer_outcomes(update, context, report_id)
-            return
-        elif action == "media":
-            await query.answer()
-            await _send_media(update, context, report_id)
-            return
-        elif action == "log":
-            await query.answer()
-            await _send_history(update, context, report_id)
-            return
+        refresh = await CARD_BUTTONS[action](press)
     except ReviewError as error:
         # Only a toast: the card stays as it is (Refresh shows what changed meanwhile).
         await tell(update, error_text(context, error))
         return
-    await _refresh_card(update, context, report_id, role)
+    if refresh:
+        await _refresh_card(update, context, report_id, role)
 
 
 # ---------------------------------------------------------------- typed answers
