@@ -315,3 +315,28 @@ def test_every_state_of_the_report_conversation_has_its_question() -> None:
     from handlers.report.steps import ReportStep
 
     assert set(PROMPTS) == {ReportStep(state) for state in report_conversation().states}
+
+
+def test_the_core_and_knowledge_import_without_the_rest_of_the_bot() -> None:
+    """Importing knowledge and the whole core loads nothing of the bot outside bot.core and
+    nothing of python-telegram-bot (no side effects of bot/__init__)."""
+    import subprocess
+    import sys
+
+    core = sorted(name for name, _ in modules() if layer_of(name) == "core")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {['knowledge', *core]!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    outside = [
+        name
+        for name in loaded
+        if name.split(".")[0] in ("handlers", "telegram")
+        or (name.startswith("bot.") and not name.startswith("bot.core"))
+    ]
+    assert outside == []
