@@ -11,7 +11,6 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -19,13 +18,14 @@ from sqlalchemy.engine import make_url
 
 from bot.core.db import create_engine
 from bot.core.migrate import upgrade_database
-from bot.core.models import Report, ReportDraft
+from bot.core.models import ReportDraft
 from bot.localapi.server import ApiCall, LocalBotApi
 from bot.services.report.reports import DraftData
 from handlers.report.conversation import ReportStep
 from tests.support.databases import (
     fresh_postgres_database,
     postgres_server_url,
+    report_rows,
 )
 from tests.support.harness import (
     Person,
@@ -60,14 +60,6 @@ DATABASE_DOWN = "database is not answering"
 
 
 
-
-async def _reports(database_url: str) -> list[Any]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(select(Report))).all())
-    finally:
-        await engine.dispose()
 
 
 async def _drafts(database_url: str) -> list[tuple[int, DraftData]]:
@@ -236,7 +228,7 @@ async def test_database_lost_in_the_middle_of_a_report_keeps_and_saves_the_draft
         calls = await person.taps("report:confirm")
         code = CODE.search(person.texts(calls))
         assert code, person.texts(calls)
-    [row] = await _reports(direct_url)
+    [row] = await report_rows(direct_url)
     assert row.code == code.group(0) and row.people == "2-5"
     assert CIPHER.decrypt(row.detained_name_enc) == NAME
     assert CIPHER.decrypt(row.police_unit_enc) == POLICE
@@ -270,7 +262,7 @@ async def test_a_report_sent_while_the_database_is_down_is_not_lost(
         )
         calls = await person.taps("report:confirm")
         assert CODE.search(person.texts(calls)), person.texts(calls)
-    [row] = await _reports(direct_url)
+    [row] = await report_rows(direct_url)
     assert CIPHER.decrypt(row.detained_name_enc) == NAME
 
 
@@ -351,7 +343,7 @@ async def test_telegram_429_5xx_and_timeouts_are_retried_and_nothing_is_lost(
         "May volunteers contact you about this report?",
     ):
         assert texts.count(question) == 1, (question, texts)
-    [row] = await _reports(database_url)
+    [row] = await report_rows(database_url)
     assert row.code == code.group(0) and row.people == "6-20"
     assert CIPHER.decrypt(row.detained_name_enc) == NAME
 
@@ -407,7 +399,7 @@ async def test_sigkill_in_the_middle_of_conversations_loses_nothing(
         await _kill(process)
 
     url = f"sqlite+aiosqlite:///{database}"
-    [row] = await _reports(url)
+    [row] = await report_rows(url)
     code = CODE.search(received)
     assert code and row.code == code.group(0)
     assert row.city == "almaty" and row.people == "1" and row.reporter_role == "relative"

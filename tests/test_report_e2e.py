@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from bot.core.crypto import Cipher
 from bot.core.db import create_engine
-from bot.core.models import Report, ReportDraft
+from bot.core.models import ReportDraft
 from bot.localapi.server import ApiCall, LocalBotApi
-from tests.support.databases import database_bytes
+from tests.support.databases import database_bytes, report_rows
 from tests.support.harness import (
     TEST_KEY,
     Person,
@@ -35,14 +35,6 @@ DETAILS = "Схватили у входа в парк Ганди, трое в ф
 PLACE = "Угол Абая и Байтурсынова"
 PHONE = "+77011234567"
 
-
-async def _report_rows(database_url: str) -> list[Report]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(select(Report))).all())
-    finally:
-        await engine.dispose()
 
 
 async def _draft_count(database_url: str) -> int:
@@ -105,7 +97,7 @@ async def test_a_full_report_in_each_language(
     listing = await person.says("/myreports")
     assert code in person.texts(listing)
 
-    [row] = await _report_rows(database_url)
+    [row] = await report_rows(database_url)
     cipher = Cipher((TEST_KEY.encode(),))
     assert row.code == code and row.city == "almaty" and row.people == "2-5"
     assert cipher.decrypt(row.detained_name_enc) == NAME
@@ -162,7 +154,7 @@ async def test_editing_a_field_from_the_summary(bot: RunningBot, database_url: s
     calls = await person.says("Второе Имя")
     assert "Второе Имя" in person.texts(calls) and "Первое Имя" not in person.texts(calls)
     await person.taps("report:confirm")
-    [row] = await _report_rows(database_url)
+    [row] = await report_rows(database_url)
     assert Cipher((TEST_KEY.encode(),)).decrypt(row.detained_name_enc) == "Второе Имя"
 
 
@@ -178,7 +170,7 @@ async def test_a_restart_in_the_middle_loses_nothing(
         calls = await person.says(NAME)  # answered in the NAME step, not as a question
         assert "police" in person.texts(calls).lower()
         code = await _fill_from_name_after_name(person)
-    [row] = await _report_rows(database_url)
+    [row] = await report_rows(database_url)
     assert row.code == code
     cipher = Cipher((TEST_KEY.encode(),))
     assert cipher.decrypt(row.detained_name_enc) == NAME
@@ -243,7 +235,7 @@ async def test_forget_deletes_personal_data_and_says_what(
     calls = await person.taps("forget:confirm")
     text = person.texts(calls)
     assert "personal details of 1 report" in text
-    [row] = await _report_rows(database_url)
+    [row] = await report_rows(database_url)
     assert row.detained_name_enc is None and row.contact_phone_enc is None
     assert row.details_enc is None and row.location_enc is None and row.reporter_hash is None
     assert row.city == "almaty"  # the anonymous count stays
@@ -285,7 +277,7 @@ async def test_a_burst_of_100_reports_is_folded_into_digests_and_none_is_lost(
     for start in range(0, 100, 20):
         await asyncio.gather(*(report_now(p) for p in people[start : start + 20]))
 
-    codes = {row.code for row in await _report_rows(database_url)}
+    codes = {row.code for row in await report_rows(database_url)}
     assert len(codes) == 100
 
     def delivered() -> set[str]:

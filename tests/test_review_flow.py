@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.core.crypto import Cipher
 from bot.core.models import ReportStatus
 from bot.localapi.server import LocalBotApi
-from tests.support.harness import TEST_KEY, settle
+from tests.support.harness import TEST_KEY, calls_to, settle
 from tests.support.review import (
     PERSONAL,
     REPORTER_ID,
@@ -24,7 +24,6 @@ from tests.support.review import (
     report_row,
     review_bot,
     said,
-    to_chat,
 )
 
 
@@ -77,7 +76,7 @@ async def test_claim_verify_outcome_close_tells_the_reporter_in_their_language(
         assert code in card and PERSONAL["name"] in card and PERSONAL["police"] in card
 
         calls = await volunteer.taps(f"rv:claim:{report_id}")
-        to_reporter = said(to_chat(calls, REPORTER_ID))
+        to_reporter = said(calls_to(calls, REPORTER_ID))
         assert code in to_reporter and "ерікті" in to_reporter  # Kazakh: "a volunteer ..."
         assert (await report_row(bot, report_id)).status == ReportStatus.IN_REVIEW.value
 
@@ -89,7 +88,7 @@ async def test_claim_verify_outcome_close_tells_the_reporter_in_their_language(
         calls = await volunteer.says("15")
         assert "fined 15 MCI" in said(calls)
         calls = await volunteer.taps(f"rv:close:{report_id}")
-        assert "жабылды" in said(to_chat(calls, REPORTER_ID))  # "closed" in Kazakh
+        assert "жабылды" in said(calls_to(calls, REPORTER_ID))  # "closed" in Kazakh
 
         row = await report_row(bot, report_id)
         assert row.status == ReportStatus.CLOSED.value and row.closed_at is not None
@@ -123,8 +122,8 @@ async def test_reject_reason_and_note_are_typed_and_survive_a_restart(
         reason = "Фото из другого города, 2019 год"
         calls = await volunteer.says(reason)  # answered after the restart, not a question
         assert "Rejected" in said(calls)
-        assert "не подтверждено" in said(to_chat(calls, REPORTER_ID))
-        assert reason not in said(to_chat(calls, REPORTER_ID))  # the reason stays internal
+        assert "не подтверждено" in said(calls_to(calls, REPORTER_ID))
+        assert reason not in said(calls_to(calls, REPORTER_ID))  # the reason stays internal
         row = await report_row(bot, report_id)
         assert row.status == ReportStatus.REJECTED.value
 

@@ -17,14 +17,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.core.db import create_engine
 from bot.core.migrate import upgrade_database
-from bot.core.models import Report
 from bot.localapi.server import LocalBotApi
-from tests.support.databases import fresh_postgres_database, postgres_server_url
+from tests.support.databases import fresh_postgres_database, postgres_server_url, report_rows
 from tests.support.harness import run_cli
 from tests.support.processes import (
     CIPHER,
@@ -120,14 +117,6 @@ async def _role_is(process: BotProcess, role: str) -> None:
     await _until_async(check, f"process {process.process.pid} to be {role}")
 
 
-async def _reports(database_url: str) -> list[Any]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(select(Report))).all())
-    finally:
-        await engine.dispose()
-
 
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
@@ -212,7 +201,7 @@ async def test_the_standby_takes_over_after_sigkill_and_nothing_is_lost_or_repea
         filed = CODE.search(received)
         assert filed
 
-        rows = await _reports(postgres_url)
+        rows = await report_rows(postgres_url)
         codes = sorted(row.code for row in rows)
         assert len(codes) == 2 and filed.group(0) in codes  # every report once
         [written] = [row for row in rows if row.code == filed.group(0)]

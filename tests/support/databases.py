@@ -12,9 +12,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+
+from bot.core.db import create_engine
+from bot.core.models import Report
 
 POSTGRES_URL_VARIABLE = "JIYN_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_VARIABLE = "JIYN_REQUIRE_POSTGRES"
@@ -68,3 +73,13 @@ async def database_bytes(database_url: str, tmp_path: Path) -> bytes:
         subprocess.run, [pg_dump, "--dbname", dsn, "--file", str(dump)], check=True
     )
     return await asyncio.to_thread(dump.read_bytes)
+
+
+async def report_rows(database_url: str) -> list[Any]:
+    """Every row of the reports table, as stored (ciphertexts and all)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return list((await connection.execute(select(Report))).all())
+    finally:
+        await engine.dispose()

@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +17,14 @@ from typing import Any
 
 from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 
-from bot.app import JiynApplication, build_application
+from bot.app import build_application
 from bot.core.config import Settings, load_settings
 from bot.localapi.server import ApiCall, LocalBotApi
 from bot.runner import polling
+from bot.telegram.context import JiynApplication
 from bot.telegram.http import TelegramLimits, Window
 
+REPORT_CODE = re.compile(r"R-[A-Z0-9]{4}")
 TEST_TOKEN = "123456789:TestTokenForLocalApi"
 TEST_KEY = "M2Vh8mW2dGq0n1yXg9yX1o8Vb7mB8k0Qp2tV5h3w2yQ="
 
@@ -45,9 +47,14 @@ async def run_cli(*args: str, **environment: str) -> subprocess.CompletedProcess
     )
 
 
-def to_chat(chat_id: int) -> Any:
-    """A predicate for calls addressed to one chat."""
+def to_chat(chat_id: int | str) -> Callable[[ApiCall], bool]:
+    """A predicate for calls addressed to one chat (the id as a number or as text)."""
     return lambda call: str(call.params.get("chat_id")) == str(chat_id)
+
+
+def calls_to(calls: list[ApiCall], chat_id: int | str) -> list[ApiCall]:
+    """The calls addressed to one chat (messages and edits; callback answers name no chat)."""
+    return [call for call in calls if to_chat(chat_id)(call)]
 
 
 def make_settings(api: LocalBotApi, database_url: str, data_dir: Path, **extra: str) -> Settings:
@@ -243,3 +250,32 @@ def all_callback_patterns(bot: RunningBot) -> list[str]:
     """Every callback pattern the running application registered, in every group."""
     handlers = [h for group in bot.application.handlers.values() for h in group]
     return callback_patterns(handlers)
+
+
+async def report_in_conversation(
+    person: Person,
+    *,
+    name: str = "Name",
+    police: str = "Police",
+    details: str = "Details",
+    place: str = "Place",
+) -> str:
+    """File a whole report through the conversation with these typed answers (a witness,
+    now, in Almaty, 2-5 people, no media, contact through Telegram); returns its code."""
+    await person.says("/report")
+    await person.taps("report:role:witness")
+    await person.taps("report:when:now")
+    await person.says(place)
+    await person.taps("report:city:almaty")
+    await person.taps("report:count:2-5")
+    await person.says(name)
+    await person.says(police)
+    await person.says(details)
+    await person.taps("report:skip")
+    await person.taps("report:contact:telegram")
+    await person.taps("report:consent:yes")
+    calls = await person.taps("report:confirm")
+    match = REPORT_CODE.search(person.texts(calls))
+    assert match, person.texts(calls)
+    return match.group(0)
+

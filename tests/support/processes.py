@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bot.core.crypto import Cipher
-from bot.localapi.server import LocalBotApi
+from bot.localapi.server import ApiCall, LocalBotApi
 from tests.support.harness import (
     TEST_KEY,
     TEST_TOKEN,
+    to_chat,
 )
 
 NAME = "Ерлан Тестов"
@@ -122,8 +124,9 @@ def run_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return environ
 
 
-def to_user(user: dict[str, Any]) -> Any:
-    return lambda call: str(call.params.get("chat_id")) == str(user["id"])
+def to_user(user: dict[str, Any]) -> Callable[[ApiCall], bool]:
+    """A predicate for calls addressed to this person's private chat."""
+    return to_chat(user["id"])
 
 
 class RemotePerson:

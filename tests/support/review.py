@@ -204,11 +204,6 @@ def said(calls: list[ApiCall]) -> str:
     return "\n".join(parts)
 
 
-def to_chat(calls: list[ApiCall], chat_id: int) -> list[ApiCall]:
-    """The calls addressed to one chat (messages and edits; callback answers name no chat)."""
-    return [c for c in calls if str(c.params.get("chat_id")) == str(chat_id)]
-
-
 def refused(calls: list[ApiCall]) -> bool:
     """Whether the bot answered with the "only for volunteers" refusal (in any language)."""
     shown = said(calls)
