@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import Updater
 
-from bot.app import JiynApplication
+from bot.telegram.context import JiynApplication
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.db import create_engine
-from bot.i18n import gettext_for
-from bot.localapi import LocalBotApi
-from bot.models import User
-from tests.harness import RunningBot, make_settings, run_bot
+from bot.core.db import create_engine
+from bot.core.i18n import gettext_for
+from bot.core.models import User
+from bot.localapi.server import LocalBotApi
+from tests.support.harness import RunningBot, make_settings, run_bot
 
 GREETING = (
     "<b>Jiyn</b> helps you use your right of peaceful assembly in Kazakhstan.\n\n"

@@ -7,24 +7,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
 
-from bot.crypto import Cipher, DecryptionError
-from bot.db import create_engine
-from bot.localapi import LocalBotApi
-from bot.models import Report
-from tests.harness import TEST_KEY, Person, make_settings, run_bot, run_cli
+from bot.core.crypto import Cipher, DecryptionError
+from bot.localapi.server import LocalBotApi
+from tests.support.databases import report_rows
+from tests.support.harness import TEST_KEY, Person, make_settings, run_bot, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-async def _reports(database_url: str) -> list:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(select(Report))).all())
-    finally:
-        await engine.dispose()
 
 
 async def test_rotation_moves_every_value_to_the_new_key(
@@ -51,7 +41,7 @@ async def test_rotation_moves_every_value_to_the_new_key(
     assert result.returncode == 0, result.stderr
     assert "re-encrypted" in result.stdout
 
-    [row] = await _reports(database_url)
+    [row] = await report_rows(database_url)
     only_new, only_old = Cipher((new_key.encode(),)), Cipher((old_key.encode(),))
     assert only_new.decrypt_json(row.location_enc)["place"] == "Near the akimat"
     with pytest.raises(DecryptionError):

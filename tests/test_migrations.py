@@ -9,9 +9,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.db import create_engine
-from bot.migrate import alembic_config
-from bot.models import Base
+from bot.core.db import create_engine
+from bot.core.migrate import alembic_config
+from bot.core.models import Base
 
 
 async def _schema_differences(database_url: str) -> list[object]:

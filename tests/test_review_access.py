@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.localapi import LocalBotApi
-from bot.models import ReportStatus, Role, User
+from bot.core.models import ReportStatus, Role, User
+from bot.localapi.server import LocalBotApi
 from bot.services import users
-from tests.harness import find_button_message, settle
-from tests.test_review_support import (
+from tests.support.harness import calls_to, find_button_message, settle
+from tests.support.review import (
     ADMIN_ID,
     PERSONAL,
     USER_ID,
@@ -32,11 +32,10 @@ from tests.test_review_support import (
     review_bot,
     said,
     services,
-    to_chat,
 )
 
 USER, VOLUNTEER, ADMIN = "user", "volunteer", "admin"
-# Who may use what, written out here rather than read from bot.services.access, so a wrong
+# Who may use what, written out here rather than read from bot.services.review.access, so a wrong
 # entry there fails this test.
 COMMANDS = {
     "/queue": VOLUNTEER,
@@ -129,7 +128,7 @@ async def test_a_forwarded_or_foreign_button_gives_nothing(
         api.press_button(people["user"], card, f"rv:claim:{report_id}", strict=False)
         calls = await settle(bot, mark)
         assert refused(calls) and code not in said(calls)
-        assert not to_chat(calls, VOLUNTEER_ID)  # the refusal goes only to who pressed
+        assert not calls_to(calls, VOLUNTEER_ID)  # the refusal goes only to who pressed
 
         # Even a volunteer gets nothing from a button on a message outside their own chat.
         calls = await forge(bot, people["volunteer"], f"rv:claim:{report_id}", chat_id=USER_ID)
@@ -184,7 +183,7 @@ async def test_volunteers_are_added_and_removed_and_lose_power_at_once(
 
         calls = await admin.says(f"/volunteer add {USER_ID}")
         assert f"{USER_ID} is now a volunteer" in said(calls)
-        assert "You are now a Jiyn volunteer" in said(to_chat(calls, USER_ID))
+        assert "You are now a Jiyn volunteer" in said(calls_to(calls, USER_ID))
         scope = {"type": "chat", "chat_id": USER_ID}
         assert "queue" in [c["command"] for c in api.my_commands(scope=scope)]
         assert not refused(await newcomer.says("/queue"))
@@ -236,7 +235,7 @@ async def test_an_invite_link_works_once_and_expires(
         newcomer = Reviewer(bot, people["user"])
         calls = await newcomer.says(f"/start {match.group(1)}")
         assert "You are now a Jiyn volunteer" in said(calls)
-        assert f"{USER_ID} is now a volunteer" in said(to_chat(calls, ADMIN_ID))
+        assert f"{USER_ID} is now a volunteer" in said(calls_to(calls, ADMIN_ID))
         assert not refused(await newcomer.says("/queue"))
 
         other = Reviewer(bot, people["volunteer2"])

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.crypto import Cipher
-from bot.localapi import LocalBotApi
-from bot.models import ReportStatus
-from tests.harness import TEST_KEY, settle
-from tests.test_review_support import (
+from bot.core.crypto import Cipher
+from bot.core.models import ReportStatus
+from bot.localapi.server import LocalBotApi
+from tests.support.harness import TEST_KEY, calls_to, settle
+from tests.support.review import (
     PERSONAL,
     REPORTER_ID,
     VOLUNTEER_ID,
@@ -24,7 +24,6 @@ from tests.test_review_support import (
     report_row,
     review_bot,
     said,
-    to_chat,
 )
 
 
@@ -77,7 +76,7 @@ async def test_claim_verify_outcome_close_tells_the_reporter_in_their_language(
         assert code in card and PERSONAL["name"] in card and PERSONAL["police"] in card
 
         calls = await volunteer.taps(f"rv:claim:{report_id}")
-        to_reporter = said(to_chat(calls, REPORTER_ID))
+        to_reporter = said(calls_to(calls, REPORTER_ID))
         assert code in to_reporter and "ерікті" in to_reporter  # Kazakh: "a volunteer ..."
         assert (await report_row(bot, report_id)).status == ReportStatus.IN_REVIEW.value
 
@@ -89,7 +88,7 @@ async def test_claim_verify_outcome_close_tells_the_reporter_in_their_language(
         calls = await volunteer.says("15")
         assert "fined 15 MCI" in said(calls)
         calls = await volunteer.taps(f"rv:close:{report_id}")
-        assert "жабылды" in said(to_chat(calls, REPORTER_ID))  # "closed" in Kazakh
+        assert "жабылды" in said(calls_to(calls, REPORTER_ID))  # "closed" in Kazakh
 
         row = await report_row(bot, report_id)
         assert row.status == ReportStatus.CLOSED.value and row.closed_at is not None
@@ -123,8 +122,8 @@ async def test_reject_reason_and_note_are_typed_and_survive_a_restart(
         reason = "Фото из другого города, 2019 год"
         calls = await volunteer.says(reason)  # answered after the restart, not a question
         assert "Rejected" in said(calls)
-        assert "не подтверждено" in said(to_chat(calls, REPORTER_ID))
-        assert reason not in said(to_chat(calls, REPORTER_ID))  # the reason stays internal
+        assert "не подтверждено" in said(calls_to(calls, REPORTER_ID))
+        assert reason not in said(calls_to(calls, REPORTER_ID))  # the reason stays internal
         row = await report_row(bot, report_id)
         assert row.status == ReportStatus.REJECTED.value
 
@@ -248,3 +247,11 @@ async def test_every_view_and_change_is_in_the_audit_trail(
         assert all(e.created_at is not None for e in await report_events(bot, report_id))
         [queue_view] = [e for e in await audit_entries(bot) if e.action == "queue"]
         assert (queue_view.actor_id, queue_view.allowed) == (VOLUNTEER_ID, True)
+
+
+def test_every_card_button_has_its_action() -> None:
+    """The card buttons' table (handlers/review/cards.py) covers every button the pattern and
+    the access rules know, and nothing else."""
+    from handlers.review.cards import CARD_ACTIONS, CARD_BUTTONS
+
+    assert set(CARD_BUTTONS) == set(CARD_ACTIONS)

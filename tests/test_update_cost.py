@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from bot.db import create_engine
-from bot.i18n import gettext_for
-from bot.models import User
-from tests.harness import Person, RunningBot, settle
+from bot.core.db import create_engine
+from bot.core.i18n import gettext_for
+from bot.core.models import User
+from tests.support.harness import Person, RunningBot, settle
 
 QUESTION_RU = "Какой штраф за участие в несанкционированном митинге?"
 QUESTION_EN = "What is the fine for joining an unauthorised rally?"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import LargeBinary, select, update
 
-from bot.crypto import Cipher
-from bot.db import SessionFactory
-from bot.models import Base, Report, ReportDraft
+from bot.core.crypto import Cipher
+from bot.core.db import SessionFactory
+from bot.core.models import Base, Report, ReportDraft
 
 
 async def rotate_keys(sessions: SessionFactory, cipher: Cipher) -> int:
@@ -41,5 +41,5 @@ async def rotate_keys(sessions: SessionFactory, cipher: Cipher) -> int:
             await session.scalars(select(Report).where(Report.reporter_chat_enc.is_not(None)))
         ).all():
             # Reports are filed in private chats, where the chat id is the user id.
-            report.reporter_hash = cipher.lookup_hash(cipher.decrypt(report.reporter_chat_enc))
+            report.reporter_hash = cipher.lookup_hash(str(cipher.decrypt(report.reporter_chat_enc)))
     return rewritten

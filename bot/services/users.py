@@ -17,9 +17,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot.db import SessionFactory
-from bot.i18n import choose_language, normalize_language
-from bot.models import Role, User, VolunteerInvite, utcnow
+from bot.core.db import SessionFactory, rowcount
+from bot.core.i18n import choose_language, normalize_language
+from bot.core.models import Role, User, VolunteerInvite, utcnow
+from bot.services.component import Component
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class KnownUser:
     telegram_language: str | None
 
 
-class UserDirectory:
+class UserDirectory(Component):
     """The users table for the update path, with the language settings of recent users kept in
     memory, so an update of a known user costs no query (before every handler, that query was
     the largest part of answering a question).
@@ -51,7 +52,7 @@ class UserDirectory:
     The cache stays right because this process is the only writer of those fields (the
     active process, bot.leader) and every write of them goes through here: `set_language`,
     `forget`. Roles are not cached (they are checked in the database at every review action,
-    see bot.services.access).
+    see bot.services.review.access).
 
     First contact costs no query either: `initialize` loads every user while they fit in
     memory, so a user the directory does not know is new. They are answered at once and written
@@ -139,12 +140,40 @@ class UserDirectory:
         finally:
             self._known.pop(telegram_id, None)
 
+    async def language_of(self, telegram_id: int, default: str) -> str:
+        """The language to write to this person in (their choice, Telegram's, or `default`)."""
+        return await user_language(self._sessions, telegram_id, default)
+
+    async def stored_role(self, telegram_id: int) -> Role:
+        """The role the database gives this person (admins come from the configuration)."""
+        return await stored_role(self._sessions, telegram_id)
+
+    async def set_volunteer(self, telegram_id: int, volunteer: bool) -> bool:
+        """Make this person a volunteer or a user again; whether anything changed."""
+        return await set_volunteer(self._sessions, telegram_id, volunteer)
+
+    async def volunteer_ids(self) -> list[int]:
+        """Every volunteer's Telegram id."""
+        return await volunteer_ids(self._sessions)
+
+    async def create_invite(self, created_by: int) -> str:
+        """A new single-use invite token."""
+        return await create_invite(self._sessions, created_by)
+
+    async def redeem_invite(self, token: str, telegram_id: int) -> int | None:
+        """Make this person a volunteer with the token; who invited them, or None."""
+        return await redeem_invite(self._sessions, token, telegram_id)
+
+    async def delete_expired_invites(self) -> int:
+        """Drop invites past their lifetime; how many."""
+        return await delete_expired_invites(self._sessions)
+
     async def flush(self) -> None:
         """Write the first contacts waiting, in one statement."""
         if not self._new:
             return
         batch, self._new = self._new, {}
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"telegram_id": telegram_id, "telegram_language": language, "role": Role.USER}
             for telegram_id, language in batch.items()
         ]
@@ -194,7 +223,7 @@ async def touch_user(
     """Load the user, creating it on first contact, and keep its Telegram language current.
 
     Admin rights are never stored: they are read from JIYN_ADMIN_IDS at every check
-    (bot.services.access), so removing an id from the configuration takes effect at once.
+    (bot.services.review.access), so removing an id from the configuration takes effect at once.
     """
     async with sessions() as session:
         user = await session.get(User, telegram_id)
@@ -239,7 +268,7 @@ async def set_language(sessions: SessionFactory, telegram_id: int, language: str
             .values(language=chosen)
             .execution_options(synchronize_session=False)
         )
-        if not updated.rowcount:
+        if not rowcount(updated):
             session.add(User(telegram_id=telegram_id, language=chosen))
 
 
@@ -260,10 +289,10 @@ async def forget_user(sessions: SessionFactory, telegram_id: int) -> bool:
             .values(language=None, telegram_language=None)
             .execution_options(synchronize_session=False)
         )
-        if kept.rowcount:
+        if rowcount(kept):
             return True
         result = await session.execute(delete(User).where(User.telegram_id == telegram_id))
-        return bool(result.rowcount)
+        return bool(rowcount(result))
 
 
 async def stored_role(sessions: SessionFactory, telegram_id: int) -> Role:
@@ -284,7 +313,7 @@ async def set_volunteer(sessions: SessionFactory, telegram_id: int, volunteer: b
             .values(role=wanted)
             .execution_options(synchronize_session=False)
         )
-        if changed.rowcount:
+        if rowcount(changed):
             return True
         if not volunteer or await session.get(User, telegram_id) is not None:
             return False
@@ -348,7 +377,7 @@ async def redeem_invite(sessions: SessionFactory, token: str, telegram_id: int) 
             )
             .values(used_at=now, used_by=telegram_id)
         )
-        if not result.rowcount:
+        if not rowcount(result):
             return None
         user = await session.get(User, telegram_id)
         if user is None:
@@ -370,4 +399,4 @@ async def delete_expired_invites(sessions: SessionFactory) -> int:
                 VolunteerInvite.used_at.is_(None), VolunteerInvite.expires_at <= utcnow()
             )
         )
-        return int(result.rowcount or 0)
+        return rowcount(result)
