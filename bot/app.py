@@ -262,7 +262,7 @@ def build_application(
 
     async def admin_language(telegram_id: int) -> str:
         try:
-            return await user_language(sessions, telegram_id, settings.default_language)
+            return await user_language(sessions, cipher, telegram_id, settings.default_language)
         except DATABASE_ERRORS:
             return settings.default_language
 
@@ -279,7 +279,7 @@ def build_application(
         cipher=cipher,
         reports=reports,
         review=ReviewService(sessions, cipher),
-        users=UserDirectory(sessions),
+        users=UserDirectory(sessions, cipher),
         metrics=metrics,
         errors=ErrorSummaries(send_plain, settings.admin_ids, admin_language),
     )

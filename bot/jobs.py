@@ -46,7 +46,7 @@ async def remind_unfinished_reports(context: JiynContext) -> None:
     services = context.services
     for draft in await services.reports.drafts_to_remind(DRAFT_IDLE):
         language = await users.user_language(
-            services.sessions, draft.user_id, services.settings.default_language
+            services.sessions, services.cipher, draft.user_id, services.settings.default_language
         )
         _ = gettext_for(language)
         try:
@@ -145,7 +145,10 @@ async def remind_stale_claims(context: JiynContext) -> None:
             if item.claimed_by is None:
                 continue
             language = await users.user_language(
-                services.sessions, item.claimed_by, services.settings.default_language
+                services.sessions,
+                services.cipher,
+                item.claimed_by,
+                services.settings.default_language,
             )
             _ = gettext_for(language)
             text = _(

@@ -132,12 +132,12 @@ async def ask_reply(update: Update, context: JiynContext) -> None:
 async def _available_volunteer(context: JiynContext, report_id: int, volunteer_id: int) -> int:
     """The volunteer if they still have the role, else whoever holds the report now."""
     services = context.services
-    role = await role_of(services.settings, services.sessions, volunteer_id)
+    role = await role_of(services.settings, services.sessions, services.cipher, volunteer_id)
     if RANK[role] >= RANK[Role.VOLUNTEER]:
         return volunteer_id
     holder = await review_service(context).holder_of(report_id)
     if holder is not None and holder != volunteer_id:
-        role = await role_of(services.settings, services.sessions, holder)
+        role = await role_of(services.settings, services.sessions, services.cipher, holder)
         if RANK[role] >= RANK[Role.VOLUNTEER]:
             return holder
     raise ReviewError("no_volunteer")
@@ -167,7 +167,7 @@ async def send_reply_to_volunteer(update: Update, context: JiynContext, pending:
     code = await service.record_message_from_reporter(pending.report_id, text)
     services = context.services
     language = await users.user_language(
-        services.sessions, volunteer_id, services.settings.default_language
+        services.sessions, services.cipher, volunteer_id, services.settings.default_language
     )
     body, buttons = _message_to_volunteer(gettext_for(language), code, text, pending.report_id)
     try:

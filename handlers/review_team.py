@@ -57,9 +57,9 @@ async def set_review_commands(bot: Bot, chat_id: int, role: Role, language: str)
 
 async def _commands_for(context: JiynContext, user_id: int) -> None:
     services = context.services
-    role = await role_of(services.settings, services.sessions, user_id)
+    role = await role_of(services.settings, services.sessions, services.cipher, user_id)
     language = await users.user_language(
-        services.sessions, user_id, services.settings.default_language
+        services.sessions, services.cipher, user_id, services.settings.default_language
     )
     await set_review_commands(context.bot, user_id, role, language)
 
@@ -79,7 +79,7 @@ async def manage_volunteers(update: Update, context: JiynContext) -> None:
             await message.reply_text(_("This person is an admin (JIYN_ADMIN_IDS)."))
             return
         adding = args[0] == "add"
-        changed = await users.set_volunteer(services.sessions, target, adding)
+        changed = await users.set_volunteer(services.sessions, services.cipher, target, adding)
         released = 0
         if not adding and changed:
             released = await review_service(context).release_all_of(target, admin_id)
@@ -115,7 +115,7 @@ async def manage_volunteers(update: Update, context: JiynContext) -> None:
     if args:
         await message.reply_html(_usage(context))
         return
-    volunteers = await users.volunteer_ids(services.sessions)
+    volunteers = await users.volunteer_ids(services.sessions, services.cipher)
     admins_label, volunteers_label = _("Admins"), _("Volunteers")
     lines = [
         f"<b>{html.escape(admins_label)}:</b> " + _ids(sorted(services.settings.admin_ids)),
@@ -143,7 +143,7 @@ def _usage(context: JiynContext) -> str:
 async def _welcome(context: JiynContext, user_id: int) -> None:
     services = context.services
     language = await users.user_language(
-        services.sessions, user_id, services.settings.default_language
+        services.sessions, services.cipher, user_id, services.settings.default_language
     )
     _ = gettext_for(language)
     try:
@@ -167,7 +167,7 @@ async def create_invite(update: Update, context: JiynContext) -> None:
         return
     services = context.services
     admin_id = update.effective_user.id
-    token = await users.create_invite(services.sessions, admin_id)
+    token = await users.create_invite(services.sessions, services.cipher, admin_id)
     await record_audit(services.sessions, services.cipher, admin_id, "invite_created")
     link = f"https://t.me/{context.bot.username}?start={INVITE_PREFIX}{token}"
     hours = int(users.INVITE_LIFETIME.total_seconds() // 3600)
@@ -193,11 +193,11 @@ async def accept_invite(update: Update, context: JiynContext) -> None:
     if update.effective_chat.type != "private":
         return
     token = (message.text or "").split(maxsplit=1)[1].removeprefix(INVITE_PREFIX)
-    role = await role_of(services.settings, services.sessions, user_id)
+    role = await role_of(services.settings, services.sessions, services.cipher, user_id)
     if role != Role.USER:
         await message.reply_text(_("You are already on the volunteer team. /queue"))
         return
-    inviter = await users.redeem_invite(services.sessions, token, user_id)
+    inviter = await users.redeem_invite(services.sessions, services.cipher, token, user_id)
     await record_audit(
         services.sessions,
         services.cipher,
@@ -213,7 +213,7 @@ async def accept_invite(update: Update, context: JiynContext) -> None:
     await message.reply_text(_welcome_text(_))
     await _commands_for(context, user_id)
     inviter_language = await users.user_language(
-        services.sessions, inviter, services.settings.default_language
+        services.sessions, services.cipher, inviter, services.settings.default_language
     )
     try:
         await context.bot.send_message(
@@ -230,6 +230,8 @@ def _invite_used_text(_: Callable[[str], str], user_id: int) -> str:
 async def register_team_commands(context: JiynContext) -> None:
     """At start: the review commands in the menus of every admin and volunteer."""
     services = context.services
-    team = sorted(services.settings.admin_ids) + await users.volunteer_ids(services.sessions)
+    team = sorted(services.settings.admin_ids) + await users.volunteer_ids(
+        services.sessions, services.cipher
+    )
     for user_id in team:
         await _commands_for(context, user_id)

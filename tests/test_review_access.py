@@ -218,7 +218,7 @@ async def test_a_volunteer_removed_while_typing_cannot_finish(
         await volunteer.opens(report_id)
         await volunteer.taps(f"rv:note:{report_id}")
         # Taken away directly in the database: the check at typing time must notice.
-        await users.set_volunteer(services(bot).sessions, VOLUNTEER_ID, False)
+        await users.set_volunteer(services(bot).sessions, services(bot).cipher, VOLUNTEER_ID, False)
         calls = await volunteer.says("A note typed too late")
         assert refused(calls)
         assert "A note typed too late" not in said(calls)
@@ -245,7 +245,7 @@ async def test_an_invite_link_works_once_and_expires(
         assert refused(await other.says("/queue"))
 
         token = await users.create_invite(
-            services(bot).sessions, ADMIN_ID, lifetime=timedelta(seconds=-1)
+            services(bot).sessions, services(bot).cipher, ADMIN_ID, lifetime=timedelta(seconds=-1)
         )
         calls = await other.says(f"/start vol_{token}")
         assert "больше не действует" in said(calls)

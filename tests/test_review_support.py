@@ -104,7 +104,7 @@ def services(bot: RunningBot) -> Services:
 
 async def make_volunteer(bot: RunningBot, user_id: int) -> None:
     """Give the volunteer role in the database (what /volunteer add does)."""
-    await users.set_volunteer(services(bot).sessions, user_id, True)
+    await users.set_volunteer(services(bot).sessions, services(bot).cipher, user_id, True)
 
 
 async def file_report(

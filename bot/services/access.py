@@ -44,11 +44,13 @@ REQUIRED_ROLE: dict[str, Role] = {
 DETAIL_LIMIT = 200
 
 
-async def role_of(settings: Settings, sessions: SessionFactory, user_id: int) -> Role:
+async def role_of(
+    settings: Settings, sessions: SessionFactory, cipher: Cipher, user_id: int
+) -> Role:
     """The user's role now: admin if listed in JIYN_ADMIN_IDS, else what the database says."""
     if user_id in settings.admin_ids:
         return Role.ADMIN
-    return await users.stored_role(sessions, user_id)
+    return await users.stored_role(sessions, cipher, user_id)
 
 
 def allows(role: Role, action: str) -> bool:
@@ -77,7 +79,7 @@ async def record_audit(
     async with sessions.begin() as session:
         session.add(
             AuditEntry(
-                actor_id=actor_id,
+                actor_enc=cipher.encrypt(str(actor_id)) if actor_id is not None else None,
                 action=action[:32],
                 allowed=allowed,
                 report_id=report_id,
@@ -109,7 +111,7 @@ async def authorize(
     user = update.effective_user
     if user is None:
         return None
-    role = await role_of(services.settings, services.sessions, user.id)
+    role = await role_of(services.settings, services.sessions, services.cipher, user.id)
     private = in_private_chat(update)
     if private and allows(role, action):
         return role

@@ -69,7 +69,7 @@ class QueueItem:
     people: str | None
 
     @classmethod
-    def of(cls, report: Report) -> QueueItem:
+    def of(cls, report: Report, cipher: Cipher) -> QueueItem:
         """The queue line of a report."""
         return cls(
             report.id,
@@ -78,7 +78,7 @@ class QueueItem:
             report.urgent,
             report.city,
             report.created_at,
-            report.claimed_by,
+            cipher.decrypt_id(report.claimed_by_enc),
             report.people,
         )
 
@@ -218,7 +218,7 @@ class ReviewService:
                     .limit(limit)
                 )
             ).all()
-        items = [QueueItem.of(r) for r in rows]
+        items = [QueueItem.of(r, self.cipher) for r in rows]
         return items, int(total or 0)
 
     def _queue_conditions(self, status_filter: str, city: str | None) -> list[Any]:
@@ -262,11 +262,15 @@ class ReviewService:
             may_write = await self._may_write(session, report)
         if record_view:
             async with self.sessions.begin() as session:
-                session.add(ReportEvent(report_id=report.id, actor_id=viewer_id, action="viewed"))
+                session.add(self._event(report, viewer_id, "viewed"))
         cipher = self.cipher
         location = cipher.decrypt_json(report.location_enc) if report.location_enc else None
         notes = [
-            Note(row.created_at, row.actor_id, cipher.decrypt(row.detail_enc) or "")
+            Note(
+                row.created_at,
+                cipher.decrypt_id(row.actor_enc),
+                cipher.decrypt(row.detail_enc) or "",
+            )
             for row in reversed(note_rows)
             if row.detail_enc is not None
         ]
@@ -291,7 +295,7 @@ class ReviewService:
             phone=cipher.decrypt(report.contact_phone_enc),
             contact_via_telegram=report.contact_via_telegram,
             consent=report.consent_to_contact,
-            claimed_by=report.claimed_by,
+            claimed_by=cipher.decrypt_id(report.claimed_by_enc),
             claimed_at=report.claimed_at,
             outcome=report.outcome,
             outcome_number=report.outcome_number,
@@ -309,7 +313,11 @@ class ReviewService:
             await self._get(session, report_id)
         async with self.sessions.begin() as session:
             session.add(
-                ReportEvent(report_id=report_id, actor_id=viewer_id, action="history_viewed")
+                ReportEvent(
+                    report_id=report_id,
+                    actor_enc=self.cipher.encrypt(str(viewer_id)),
+                    action="history_viewed",
+                )
             )
         async with self.sessions() as session:
             rows = (
@@ -319,7 +327,10 @@ class ReviewService:
                     .order_by(ReportEvent.created_at, ReportEvent.id)
                 )
             ).all()
-        return [HistoryLine(row.created_at, row.actor_id, row.action) for row in rows]
+        return [
+            HistoryLine(row.created_at, self.cipher.decrypt_id(row.actor_enc), row.action)
+            for row in rows
+        ]
 
     async def code_of(self, report_id: int) -> str | None:
         """The report's reference code, or None if there is no such report."""
@@ -366,11 +377,16 @@ class ReviewService:
             raise ReviewError("not_found")
         return await self._get(session, report_id)
 
-    @staticmethod
-    def _require_holder(report: Report, actor_id: int, admin: bool) -> None:
+    def _holds(self, report: Report, actor_id: int) -> bool:
+        """Whether the actor is the volunteer holding the report (compared by keyed hash)."""
+        return report.claimed_by_hash is not None and report.claimed_by_hash in (
+            self.cipher.lookup_hashes(actor_id)
+        )
+
+    def _require_holder(self, report: Report, actor_id: int, admin: bool) -> None:
         if report.status != ReportStatus.IN_REVIEW.value and report.status in OPEN_STATUSES:
             raise ReviewError("not_claimed")
-        if report.claimed_by != actor_id and not admin:
+        if not self._holds(report, actor_id) and not admin:
             raise ReviewError("claimed_by_other")
 
     def _change(self, report: Report) -> Change:
@@ -381,13 +397,13 @@ class ReviewService:
             status=report.status,
             reporter_chat_id=int(chat) if chat else None,
             reporter_language=report.reporter_language,
-            claimed_by=report.claimed_by,
+            claimed_by=self.cipher.decrypt_id(report.claimed_by_enc),
         )
 
     def _event(self, report: Report, actor_id: int | None, action: str, detail: Any = None) -> Any:
         return ReportEvent(
             report_id=report.id,
-            actor_id=actor_id,
+            actor_enc=self.cipher.encrypt(str(actor_id)) if actor_id is not None else None,
             action=action,
             detail_enc=self.cipher.encrypt_json(detail) if detail is not None else None,
         )
@@ -395,7 +411,12 @@ class ReviewService:
     async def claim(self, report_id: int, actor_id: int, *, admin: bool) -> Change:
         """Take a new report into review. An admin may take over another volunteer's claim."""
         now = utcnow()
-        claimed = {"claimed_by": actor_id, "claimed_at": now, "stale_reminded_at": None}
+        claimed = {
+            "claimed_by_hash": self.cipher.lookup_hash(actor_id),
+            "claimed_by_enc": self.cipher.encrypt(str(actor_id)),
+            "claimed_at": now,
+            "stale_reminded_at": None,
+        }
         async with self.sessions.begin() as session:
             # A conditional UPDATE, so two volunteers pressing Claim at once cannot both win.
             result = await session.execute(
@@ -410,17 +431,17 @@ class ReviewService:
                 return self._change(report)
             if report.status != ReportStatus.IN_REVIEW.value:
                 raise ReviewError("wrong_status")
-            if report.claimed_by == actor_id:
+            if self._holds(report, actor_id):
                 raise ReviewError("already_yours")
             if not admin:
                 raise ReviewError("claimed_by_other")
-            previous = report.claimed_by
+            previous = report.claimed_by_hash
             taken = await session.execute(
                 update(Report)
                 .where(
                     Report.id == report_id,
                     Report.status == ReportStatus.IN_REVIEW.value,
-                    Report.claimed_by == previous,
+                    Report.claimed_by_hash == previous,
                 )
                 .values(**claimed)
             )
@@ -438,7 +459,8 @@ class ReviewService:
                 raise ReviewError("wrong_status")
             self._require_holder(report, actor_id, admin)
             report.status = ReportStatus.NEW.value
-            report.claimed_by = None
+            report.claimed_by_hash = None
+            report.claimed_by_enc = None
             report.claimed_at = None
             session.add(self._event(report, actor_id, "released"))
             return self._change(report)
@@ -450,16 +472,27 @@ class ReviewService:
                 await session.execute(
                     update(Report)
                     .where(
-                        Report.claimed_by == volunteer_id,
+                        Report.claimed_by_hash.in_(self.cipher.lookup_hashes(volunteer_id)),
                         Report.status == ReportStatus.IN_REVIEW.value,
                     )
-                    .values(status=ReportStatus.NEW.value, claimed_by=None, claimed_at=None)
+                    .values(
+                        status=ReportStatus.NEW.value,
+                        claimed_by_hash=None,
+                        claimed_by_enc=None,
+                        claimed_at=None,
+                    )
                     .returning(Report.id)
                     .execution_options(synchronize_session=False)
                 )
             ).all()
             for (report_id,) in released:
-                session.add(ReportEvent(report_id=report_id, actor_id=actor_id, action="released"))
+                session.add(
+                    ReportEvent(
+                        report_id=report_id,
+                        actor_enc=self.cipher.encrypt(str(actor_id)),
+                        action="released",
+                    )
+                )
             return len(released)
 
     async def _decide(
@@ -544,7 +577,7 @@ class ReviewService:
             session.add(
                 ReportEvent(
                     report_id=report.id,
-                    actor_id=actor_id,
+                    actor_enc=self.cipher.encrypt(str(actor_id)),
                     action="note",
                     detail_enc=self.cipher.encrypt(note),
                 )
@@ -608,9 +641,12 @@ class ReviewService:
             session.add(
                 PendingInput(
                     owner_hash=hashes[0],
+                    owner_enc=self.cipher.encrypt(str(owner_id)),
                     kind=kind,
                     report_id=report_id,
-                    target_id=target_id,
+                    target_enc=self.cipher.encrypt(str(target_id))
+                    if target_id is not None
+                    else None,
                     created_at=now,
                     expires_at=now + INPUT_LIFETIME,
                 )
@@ -631,7 +667,7 @@ class ReviewService:
         if row is None:
             self._maybe_waiting.difference_update(hashes)
             return None
-        return Pending(row.kind, row.report_id, row.target_id)
+        return Pending(row.kind, row.report_id, self.cipher.decrypt_id(row.target_enc))
 
     async def _may_be_waiting(self, hashes: list[str]) -> bool:
         if not self._waiting_loaded:
@@ -725,26 +761,28 @@ class ReviewService:
             report = await self._reporters_report(session, reporter_id, report_id)
             if event_id is not None:
                 author = await session.scalar(
-                    select(ReportEvent.actor_id).where(
+                    select(ReportEvent.actor_enc).where(
                         ReportEvent.id == event_id,
                         ReportEvent.report_id == report_id,
                         ReportEvent.action == "relay_out",
                     )
                 )
                 if author is not None:
-                    return int(author)
-            if report.claimed_by is None or report.status == ReportStatus.CLOSED.value:
+                    return int(self.cipher.decrypt_id(author) or 0)
+            holder = self.cipher.decrypt_id(report.claimed_by_enc)
+            if holder is None or report.status == ReportStatus.CLOSED.value:
                 raise ReviewError("no_volunteer")
-            return int(report.claimed_by)
+            return holder
 
     async def holder_of(self, report_id: int) -> int | None:
         """The volunteer holding an open or decided report, if any."""
         async with self.sessions() as session:
-            return await session.scalar(
-                select(Report.claimed_by).where(
+            holder = await session.scalar(
+                select(Report.claimed_by_enc).where(
                     Report.id == report_id, Report.status != ReportStatus.CLOSED.value
                 )
             )
+        return self.cipher.decrypt_id(holder)
 
     async def record_message_from_reporter(self, report_id: int, text: str) -> str:
         """Store a reporter's relayed message (encrypted, without who sent it); returns the
@@ -771,7 +809,7 @@ class ReviewService:
                     .order_by(Report.created_at, Report.id)
                 )
             ).all()
-        return [QueueItem.of(r) for r in rows]
+        return [QueueItem.of(r, self.cipher) for r in rows]
 
     async def mark_escalated(self, report_ids: list[int]) -> None:
         """Record that the volunteer chat was told about these reports."""
@@ -790,14 +828,14 @@ class ReviewService:
                     select(Report)
                     .where(
                         Report.status == ReportStatus.IN_REVIEW.value,
-                        Report.claimed_by.is_not(None),
+                        Report.claimed_by_hash.is_not(None),
                         Report.claimed_at <= utcnow() - older_than,
                         Report.stale_reminded_at.is_(None),
                     )
                     .order_by(Report.claimed_at, Report.id)
                 )
             ).all()
-        return [QueueItem.of(r) for r in rows]
+        return [QueueItem.of(r, self.cipher) for r in rows]
 
     async def mark_reminded(self, report_id: int) -> None:
         """Record that the holder of the report was reminded of it."""
