@@ -22,10 +22,12 @@ from tests.test_review_support import (
     VOLUNTEER_CHAT,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
     file_report,
     forge,
+    holder,
     make_volunteer,
     refused,
     report_row,
@@ -101,11 +103,11 @@ async def test_every_review_command_and_button_checks_the_role(
             await person.says("/cancel")  # drop any question a button left waiting
             if role == USER:
                 row = await report_row(bot, report_id)
-                assert row.status == ReportStatus.NEW.value and row.claimed_by is None
+                assert row.status == ReportStatus.NEW.value and holder(bot, row) is None
                 assert row.outcome is None
         denials = [e for e in await audit_entries(bot) if not e.allowed]
         assert len(denials) == expected_refusals
-        assert {e.actor_id for e in denials} <= {USER_ID, VOLUNTEER_ID}
+        assert {actor(bot, e) for e in denials} <= {USER_ID, VOLUNTEER_ID}
         assert not [
             c
             for c in api.calls
@@ -134,10 +136,10 @@ async def test_a_forwarded_or_foreign_button_gives_nothing(
         # Even a volunteer gets nothing from a button on a message outside their own chat.
         calls = await forge(bot, people["volunteer"], f"rv:claim:{report_id}", chat_id=USER_ID)
         assert "private chat" in said(calls) and code not in said(calls)
-        assert (await report_row(bot, report_id)).claimed_by is None
+        assert holder(bot, await report_row(bot, report_id)) is None
         [first, second] = [e for e in await audit_entries(bot) if not e.allowed]
-        assert (first.actor_id, first.report_id) == (USER_ID, report_id)
-        assert (second.actor_id, second.action) == (VOLUNTEER_ID, "claim")
+        assert (actor(bot, first), first.report_id) == (USER_ID, report_id)
+        assert (actor(bot, second), second.action) == (VOLUNTEER_ID, "claim")
 
 
 async def test_review_commands_in_the_volunteer_group_show_nothing(
@@ -196,7 +198,7 @@ async def test_volunteers_are_added_and_removed_and_lose_power_at_once(
         assert "1 report they held is back in the queue" in said(calls)
         assert api.my_commands(scope=scope) == []
         row = await report_row(bot, report_id)
-        assert row.status == ReportStatus.NEW.value and row.claimed_by is None
+        assert row.status == ReportStatus.NEW.value and holder(bot, row) is None
         calls = await newcomer.says("Not a real detention")  # the waiting question is gone
         assert (await report_row(bot, report_id)).status == ReportStatus.NEW.value
         assert refused(await newcomer.says("/queue"))

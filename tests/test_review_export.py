@@ -23,6 +23,7 @@ from tests.test_review_support import (
     REPORTER_ID,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
     file_report,
@@ -111,7 +112,7 @@ async def test_volunteers_get_anonymous_files_and_admins_personal_ones(
         assert document["reports"][2]["detained_name"] == FORMULAS["name"]  # JSON stays exact
 
         entries = [e for e in await audit_entries(bot) if e.action == "export"]
-        assert [(e.actor_id, e.allowed) for e in entries] == [
+        assert [(actor(bot, e), e.allowed) for e in entries] == [
             (VOLUNTEER_ID, True),
             (ADMIN_ID, True),
         ]

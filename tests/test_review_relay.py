@@ -17,6 +17,7 @@ from tests.test_review_support import (
     USER_ID,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
     file_report,
@@ -99,7 +100,7 @@ async def test_messages_go_both_ways_without_either_identity(
 
         events = await report_events(bot, report_id)
         cipher = Cipher((TEST_KEY.encode(),))
-        relayed = [(e.action, e.actor_id) for e in events if e.action.startswith("relay")]
+        relayed = [(e.action, actor(bot, e)) for e in events if e.action.startswith("relay")]
         assert relayed == [
             ("relay_out", VOLUNTEER_ID),
             ("relay_in", None),  # who wrote is not even stored
@@ -169,7 +170,7 @@ async def test_reply_buttons_work_only_for_the_reporter(
             await Person(bot, people["user"]).says("I pretend to be the reporter")
         assert "I pretend to be the reporter" not in said(to_chat(api.calls, VOLUNTEER_ID))
         denials = [e for e in await audit_entries(bot) if not e.allowed]
-        assert [(e.actor_id, e.action) for e in denials] == [(USER_ID, "reply")] * 2
+        assert [(actor(bot, e), e.action) for e in denials] == [(USER_ID, "reply")] * 2
 
         reporter = Person(bot, people["reporter"])
         await reporter.says("/forget")

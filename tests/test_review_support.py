@@ -102,6 +102,16 @@ def services(bot: RunningBot) -> Services:
     return bot.application.bot_data["services"]
 
 
+def actor(bot: RunningBot, row: ReportEvent | AuditEntry) -> int | None:
+    """Who did it: the Telegram id stored encrypted in the event or audit entry."""
+    return services(bot).cipher.decrypt_id(row.actor_enc)
+
+
+def holder(bot: RunningBot, row: Report) -> int | None:
+    """The volunteer holding the report: the Telegram id stored encrypted in the row."""
+    return services(bot).cipher.decrypt_id(row.claimed_by_enc)
+
+
 async def make_volunteer(bot: RunningBot, user_id: int) -> None:
     """Give the volunteer role in the database (what /volunteer add does)."""
     await users.set_volunteer(services(bot).sessions, services(bot).cipher, user_id, True)
