@@ -14,7 +14,6 @@ Create Date: 2026-11-28
 """
 
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,14 +30,32 @@ depends_on: str | Sequence[str] | None = None
 TZ = sa.DateTime(timezone=True)
 
 
-@cache
 def _cipher() -> Cipher:
-    keys = context.config.attributes.get("encryption_keys")
-    if not keys:
-        from bot.config import load_settings
+    attributes = context.config.attributes
+    if "jiyn_cipher" not in attributes:
+        keys = attributes.get("encryption_keys")
+        if not keys:
+            keys = _configured_keys()
+        attributes["jiyn_cipher"] = Cipher(tuple(keys))
+    cipher: Cipher = attributes["jiyn_cipher"]
+    return cipher
 
-        keys = load_settings().encryption_keys
-    return Cipher(tuple(keys))
+
+def _configured_keys() -> tuple[bytes, ...]:
+    """The key from the application's configuration; never a new one (rows converted with a
+    key nobody has would be lost)."""
+    from bot.config import KEY_FILE_NAME, _read_environment, load_settings
+
+    settings = load_settings(create_files=False)
+    environment = _read_environment(None, None)
+    if not environment.get("JIYN_ENCRYPTION_KEY") and not (
+        settings.data_dir / KEY_FILE_NAME
+    ).is_file():
+        raise RuntimeError(
+            "migration 0007 converts stored ids with the encryption key: set "
+            "JIYN_ENCRYPTION_KEY (or keep DATA_DIR/encryption.key) and run jiyn db upgrade"
+        )
+    return settings.encryption_keys
 
 
 def _encrypt(value: Any) -> bytes | None:
