@@ -166,7 +166,7 @@ async def test_admin_rights_come_from_the_configuration_at_every_check(
         assert not refused(await admin.says("/volunteer"))
         await services(bot).users.flush()  # first contacts are written in batches
         async with services(bot).sessions() as session:
-            stored = await session.get(User, ADMIN_ID)
+            stored = await session.get(User, services(bot).cipher.lookup_hash(ADMIN_ID))
         assert stored is not None and stored.role == Role.USER  # never stored as admin
     async with review_bot(api, database_url, tmp_path, JIYN_ADMIN_IDS="") as bot:
         admin = Reviewer(bot, people["admin"])

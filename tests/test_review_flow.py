@@ -101,7 +101,7 @@ async def test_claim_verify_outcome_close_tells_the_reporter_in_their_language(
         for action in ("viewed", "claimed", "verified", "outcome", "closed"):
             assert action in actions
         assert all(
-            event.actor_id == VOLUNTEER_ID
+            actor(bot, event) == VOLUNTEER_ID
             for event in await report_events(bot, report_id)
             if event.action in ("viewed", "claimed", "verified", "outcome", "closed")
         )
