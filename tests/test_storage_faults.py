@@ -5,16 +5,37 @@ like a database outage (the person is told, the draft is kept in memory and save
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import event
+
+from bot.localapi import LocalBotApi
+from bot.migrate import upgrade_database
+from handlers.report import ReportStep
+from tests.harness import Person, RunningBot, make_settings
+from tests.test_faults import (
+    DATABASE_DOWN,
+    NAME,
+    PLACE,
+    _drafts,
+    _start_until_count,
+    _until,
+)
+from tests.test_fuzz import run_unpaced
+
+DATABASE_UNAVAILABLE = "database is not answering right now, so this could not be done"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,3 +122,61 @@ def test_an_unusable_data_directory_is_a_one_line_error_naming_it(
     data_dir.chmod(mode)
     line = _one_line_error(_run(data_dir, "db", "upgrade"))
     assert "JIYN_DATA_DIR" in line and str(data_dir) in line
+
+
+# ------------------------------------------------------------------ SQLite failing while running
+
+
+@contextmanager
+def sqlite_failing(bot: RunningBot, kind: str) -> Iterator[None]:
+    """Make every statement on the bot's SQLite database fail as the disk would: "readonly"
+    (the file or its folder turned read-only: SQLite answers "attempt to write a readonly
+    database") or "io" ("disk I/O error"), until the block ends."""
+    engine = bot.application.bot_data["services"].engine.sync_engine
+    message = "attempt to write a readonly database" if kind == "readonly" else "disk I/O error"
+
+    def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if kind == "io" or not statement.lstrip().upper().startswith(("SELECT", "PRAGMA")):
+            raise sqlite3.OperationalError(message)
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
+
+
+@pytest.mark.parametrize("kind", ["readonly", "io"])
+async def test_sqlite_failing_mid_report_is_an_outage_the_draft_is_saved_later(
+    api: LocalBotApi, tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = tmp_path / "jiyn.sqlite3"
+    url = f"sqlite+aiosqlite:///{database}"
+    await asyncio.to_thread(upgrade_database, url)
+    async with run_unpaced(api, make_settings(api, url, tmp_path)) as bot:
+        person = Person(bot, api.user(7_901_234_567, language_code="en"))
+        await _start_until_count(person)
+        reports = bot.application.bot_data["services"].reports
+        with sqlite_failing(bot, kind):
+            calls = await person.taps("report:count:2-5")
+            told = person.texts(calls)
+            assert DATABASE_DOWN in told  # the person is told...
+            assert "name" in told.lower()  # ...and the report goes on
+            calls = await person.says(NAME)
+            assert "police" in person.texts(calls).lower()
+            assert reports.unsaved_drafts == 1
+            # Outside the report too: told the database is down, not "something went wrong".
+            asker = Person(bot, api.user(7_901_234_568, language_code="en"))
+            await asker.says("/language")
+            calls = await asker.taps("lang:set:ru")
+            assert DATABASE_UNAVAILABLE in asker.texts(calls), asker.texts(calls)
+            assert "went wrong" not in asker.texts(calls)
+            calls = await person.says("/myreports")
+            assert DATABASE_UNAVAILABLE in person.texts(calls), person.texts(calls)
+        assert not [c for c in api.refused_calls() if c.method != "answerCallbackQuery"]
+        await _until(lambda: reports.unsaved_drafts == 0, "the kept draft to be saved")
+        [(step, data)] = await _drafts(url)
+        assert step == ReportStep.POLICE
+        assert data.people == "2-5" and data.name == NAME and data.place == PLACE
+    failures = [r for r in caplog.records if r.exc_info and "OperationalError" in str(r.exc_info)]
+    assert not failures, "a storage fault logged as a handler failure with a traceback"
