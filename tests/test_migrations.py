@@ -4,12 +4,16 @@ PostgreSQL, and can be rolled back."""
 from __future__ import annotations
 
 import asyncio
+import glob
+import struct
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 
 from bot.crypto import Cipher
 from bot.db import create_engine, create_session_factory
@@ -40,6 +44,11 @@ async def _schema_differences(database_url: str) -> list[object]:
             )
     finally:
         await engine.dispose()
+
+
+def _sqlite_bytes(database: str) -> bytes:
+    """The SQLite file with its -wal and -shm."""
+    return b"".join(Path(p).read_bytes() for p in glob.glob(f"{database}*"))
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
@@ -139,6 +148,12 @@ async def test_0007_converts_existing_ids_to_hashes_and_ciphertext(database_url:
     assert CIPHER.decrypt_id(invite.created_by_enc) == admin
     assert CIPHER.decrypt_id(invite.used_by_enc) == volunteer
     assert waiting == []  # only a hash was stored: dropped, the person presses the button again
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":  # the freed pages were overwritten, not left behind
+        raw = await asyncio.to_thread(_sqlite_bytes, str(url.database))
+        for number in (volunteer, reporter, admin):
+            assert str(number).encode() not in raw
+            assert struct.pack("<q", number) not in raw and struct.pack(">q", number) not in raw
     # And back: the ids come out of the ciphertext again.
     config = alembic_config(database_url)
     config.attributes["encryption_keys"] = (TEST_KEY.encode(),)

@@ -139,6 +139,9 @@ def _fill(table: str, key: str, values: list[dict[str, Any]]) -> None:
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        # Pages freed by the dropped columns and tables are overwritten, not left holding ids.
+        op.execute("PRAGMA secure_delete = ON")
     # users: rebuilt, keyed by hash, the day only.
     users = _rows(
         "users",
