@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Date,
@@ -75,6 +75,9 @@ class User(Base):
     the first contact, never the time: a time would link a person to a report filed just after."""
 
     __tablename__ = "users"
+    # SQLite keeps the rows in the order of the hash, not of first contact (a rowid would count
+    # first contacts, and its order against the reports' would hint at who reported).
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
 
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     telegram_enc: Mapped[bytes] = mapped_column(LargeBinary)

@@ -181,7 +181,8 @@ class UserDirectory:
                 "role": Role.USER,
                 "created_on": today,
             }
-            for id_hash, (telegram_id, language) in batch.items()
+            # In hash order, not arrival order: the table's physical order says less.
+            for id_hash, (telegram_id, language) in sorted(batch.items())
         ]
         try:
             async with self._sessions.begin() as session:

@@ -76,6 +76,8 @@ def _users_table() -> None:
         sa.Column("role", sa.String(length=16), nullable=False, server_default="user"),
         sa.Column("created_on", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint("id_hash"),
+        # SQLite: rows in hash order; a rowid would count first contacts (see bot.models.User).
+        sqlite_with_rowid=False,
     )
 
 
