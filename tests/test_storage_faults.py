@@ -157,6 +157,9 @@ async def test_sqlite_failing_mid_report_is_an_outage_the_draft_is_saved_later(
         person = Person(bot, api.user(7_901_234_567, language_code="en"))
         await _start_until_count(person)
         reports = bot.application.bot_data["services"].reports
+        opened: list[object] = []
+        engine = bot.application.bot_data["services"].engine.sync_engine
+        event.listen(engine, "connect", lambda *_args: opened.append(1))
         with sqlite_failing(bot, kind):
             calls = await person.taps("report:count:2-5")
             told = person.texts(calls)
@@ -175,6 +178,9 @@ async def test_sqlite_failing_mid_report_is_an_outage_the_draft_is_saved_later(
             assert DATABASE_UNAVAILABLE in person.texts(calls), person.texts(calls)
         assert not [c for c in api.refused_calls() if c.method != "answerCallbackQuery"]
         await _until(lambda: reports.unsaved_drafts == 0, "the kept draft to be saved")
+        # The failed connection was dropped and the file opened again (a connection that had
+        # opened it read-only would stay read-only).
+        assert opened
         [(step, data)] = await _drafts(url)
         assert step == ReportStep.POLICE
         assert data.people == "2-5" and data.name == NAME and data.place == PLACE
