@@ -280,7 +280,9 @@ from pathlib import Path
 import yaml
 from bot.core.db import create_engine, create_session_factory
 from bot.core.migrate import upgrade_database
+from bot.core.crypto import Cipher
 from bot.services.users import UserDirectory, touch_user
+from cryptography.fernet import Fernet
 from knowledge.answer import answer_question
 from knowledge.loader import load_knowledge
 
@@ -297,13 +299,14 @@ answer_ms = (time.process_time() - started) * 1000 / (5 * len(questions))
 async def lookups(url):
     engine = create_engine(url)
     sessions = create_session_factory(engine)
-    directory = UserDirectory(sessions)
+    cipher = Cipher((Fernet.generate_key(),))
+    directory = UserDirectory(sessions, cipher)
     for user_id in range(100):
         await directory.saved_language(user_id, "ru")
     started = time.process_time()
     for _ in range(5):
         for user_id in range(100):
-            await touch_user(sessions, user_id, "ru")
+            await touch_user(sessions, cipher, user_id, "ru")
     database_ms = (time.process_time() - started) * 1000 / 500
     started = time.process_time()
     for _ in range(500):

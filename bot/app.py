@@ -247,7 +247,7 @@ def build_application(
 
     async def admin_language(telegram_id: int) -> str:
         try:
-            return await user_language(sessions, telegram_id, settings.default_language)
+            return await user_language(sessions, cipher, telegram_id, settings.default_language)
         except DATABASE_ERRORS:
             return settings.default_language
 
@@ -269,7 +269,7 @@ def build_application(
         review=ReviewService(sessions, cipher),
         exports=ExportService(sessions, cipher),
         stats=StatsService(sessions),
-        users=UserDirectory(sessions),
+        users=UserDirectory(sessions, cipher),
         metrics=metrics,
         errors=ErrorSummaries(send_plain, settings.admin_ids, admin_language),
     )

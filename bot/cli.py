@@ -40,7 +40,7 @@ def _upgrade_with_retries(settings: Settings) -> None:
     delay = 1.0
     for attempt in range(1, DB_ATTEMPTS + 1):
         try:
-            upgrade_database(settings.database_url)
+            upgrade_database(settings.database_url, encryption_keys=settings.encryption_keys)
             return
         except Exception as error:  # any driver error means the same to the operator
             print(

@@ -13,14 +13,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.core.db import create_engine
 from bot.core.migrate import upgrade_database
-from bot.core.models import ReportDraft
 from bot.localapi.server import ApiCall, LocalBotApi
-from bot.services.report.reports import DraftData
 from handlers.report.conversation import ReportStep
 from tests.support.databases import (
     fresh_postgres_database,
@@ -35,6 +31,7 @@ from tests.support.harness import (
 )
 from tests.support.processes import (
     CIPHER,
+    DATABASE_DOWN,
     NAME,
     PLACE,
     POLICE,
@@ -42,14 +39,15 @@ from tests.support.processes import (
     CuttableProxy,
     RemotePerson,
     closed_port,
+    draft_rows,
     run_env,
+    start_report_until_count,
     to_user,
     until,
 )
 
 CODE = re.compile(r"R-[A-Z0-9]{4}")
 DETAILS = "Увели к автозаку у акимата"
-DATABASE_DOWN = "database is not answering"
 
 
 # ------------------------------------------------------------------ helpers
@@ -62,15 +60,6 @@ DATABASE_DOWN = "database is not answering"
 
 
 
-async def _drafts(database_url: str) -> list[tuple[int, DraftData]]:
-    """(step, answers) of every draft row, decrypted."""
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            rows = (await connection.execute(select(ReportDraft))).all()
-    finally:
-        await engine.dispose()
-    return [(row.step, DraftData.from_json(CIPHER.decrypt_json(row.data_enc))) for row in rows]
 
 
 
@@ -170,12 +159,6 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
 # ------------------------------------------------------------------ database down mid-report
 
 
-async def _start_until_count(person: Person) -> None:
-    await person.says("/report")
-    await person.taps("report:role:witness")
-    await person.taps("report:when:now")
-    await person.says(PLACE)
-    await person.taps("report:city:almaty")
 
 
 @pytest.fixture
@@ -200,7 +183,7 @@ async def test_database_lost_in_the_middle_of_a_report_keeps_and_saves_the_draft
     direct_url, proxied_url, proxy = proxied_postgres
     async with run_unpaced(api, make_settings(api, proxied_url, tmp_path)) as bot:
         person = Person(bot, api.user(7401, language_code="en"))
-        await _start_until_count(person)
+        await start_report_until_count(person)
         reports = bot.application.bot_data["services"].reports
 
         await proxy.cut()
@@ -216,7 +199,7 @@ async def test_database_lost_in_the_middle_of_a_report_keeps_and_saves_the_draft
 
         await proxy.restore()
         await until(lambda: reports.unsaved_drafts == 0, "the kept draft to be saved")
-        [(step, data)] = await _drafts(direct_url)
+        [(step, data)] = await draft_rows(direct_url)
         assert step == ReportStep.POLICE
         assert data.people == "2-5" and data.name == NAME and data.place == PLACE
 
@@ -233,7 +216,7 @@ async def test_database_lost_in_the_middle_of_a_report_keeps_and_saves_the_draft
     assert CIPHER.decrypt(row.detained_name_enc) == NAME
     assert CIPHER.decrypt(row.police_unit_enc) == POLICE
     assert CIPHER.decrypt(row.details_enc) == DETAILS
-    assert await _drafts(direct_url) == []
+    assert await draft_rows(direct_url) == []
 
 
 async def test_a_report_sent_while_the_database_is_down_is_not_lost(
@@ -242,7 +225,7 @@ async def test_a_report_sent_while_the_database_is_down_is_not_lost(
     direct_url, proxied_url, proxy = proxied_postgres
     async with run_unpaced(api, make_settings(api, proxied_url, tmp_path)) as bot:
         person = Person(bot, api.user(7402, language_code="en"))
-        await _start_until_count(person)
+        await start_report_until_count(person)
         await person.taps("report:count:1")
         await person.says(NAME)
         await person.taps("report:skip")
@@ -407,7 +390,7 @@ async def test_sigkill_in_the_middle_of_conversations_loses_nothing(
     assert CIPHER.decrypt(row.police_unit_enc) == POLICE
     assert CIPHER.decrypt(row.details_enc) == DETAILS
     assert CIPHER.decrypt_json(row.location_enc)["place"] == PLACE
-    [(step, data)] = await _drafts(url)  # the second person's draft, with their answers
+    [(step, data)] = await draft_rows(url)  # the second person's draft, with their answers
     assert step == ReportStep.CITY
     assert data.role == "witness" and data.occurred_at and data.place == "Абая 10"
 

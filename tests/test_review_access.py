@@ -22,10 +22,12 @@ from tests.support.review import (
     VOLUNTEER_CHAT,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
     file_report,
     forge,
+    holder,
     make_volunteer,
     refused,
     report_row,
@@ -100,11 +102,11 @@ async def test_every_review_command_and_button_checks_the_role(
             await person.says("/cancel")  # drop any question a button left waiting
             if role == USER:
                 row = await report_row(bot, report_id)
-                assert row.status == ReportStatus.NEW.value and row.claimed_by is None
+                assert row.status == ReportStatus.NEW.value and holder(bot, row) is None
                 assert row.outcome is None
         denials = [e for e in await audit_entries(bot) if not e.allowed]
         assert len(denials) == expected_refusals
-        assert {e.actor_id for e in denials} <= {USER_ID, VOLUNTEER_ID}
+        assert {actor(bot, e) for e in denials} <= {USER_ID, VOLUNTEER_ID}
         assert not [
             c
             for c in api.calls
@@ -133,10 +135,10 @@ async def test_a_forwarded_or_foreign_button_gives_nothing(
         # Even a volunteer gets nothing from a button on a message outside their own chat.
         calls = await forge(bot, people["volunteer"], f"rv:claim:{report_id}", chat_id=USER_ID)
         assert "private chat" in said(calls) and code not in said(calls)
-        assert (await report_row(bot, report_id)).claimed_by is None
+        assert holder(bot, await report_row(bot, report_id)) is None
         [first, second] = [e for e in await audit_entries(bot) if not e.allowed]
-        assert (first.actor_id, first.report_id) == (USER_ID, report_id)
-        assert (second.actor_id, second.action) == (VOLUNTEER_ID, "claim")
+        assert (actor(bot, first), first.report_id) == (USER_ID, report_id)
+        assert (actor(bot, second), second.action) == (VOLUNTEER_ID, "claim")
 
 
 async def test_review_commands_in_the_volunteer_group_show_nothing(
@@ -163,7 +165,7 @@ async def test_admin_rights_come_from_the_configuration_at_every_check(
         assert not refused(await admin.says("/volunteer"))
         await services(bot).users.flush()  # first contacts are written in batches
         async with services(bot).sessions() as session:
-            stored = await session.get(User, ADMIN_ID)
+            stored = await session.get(User, services(bot).cipher.lookup_hash(ADMIN_ID))
         assert stored is not None and stored.role == Role.USER  # never stored as admin
     async with review_bot(api, database_url, tmp_path, JIYN_ADMIN_IDS="") as bot:
         admin = Reviewer(bot, people["admin"])
@@ -195,7 +197,7 @@ async def test_volunteers_are_added_and_removed_and_lose_power_at_once(
         assert "1 report they held is back in the queue" in said(calls)
         assert api.my_commands(scope=scope) == []
         row = await report_row(bot, report_id)
-        assert row.status == ReportStatus.NEW.value and row.claimed_by is None
+        assert row.status == ReportStatus.NEW.value and holder(bot, row) is None
         calls = await newcomer.says("Not a real detention")  # the waiting question is gone
         assert (await report_row(bot, report_id)).status == ReportStatus.NEW.value
         assert refused(await newcomer.says("/queue"))
@@ -217,7 +219,7 @@ async def test_a_volunteer_removed_while_typing_cannot_finish(
         await volunteer.opens(report_id)
         await volunteer.taps(f"rv:note:{report_id}")
         # Taken away directly in the database: the check at typing time must notice.
-        await users.set_volunteer(services(bot).sessions, VOLUNTEER_ID, False)
+        await users.set_volunteer(services(bot).sessions, services(bot).cipher, VOLUNTEER_ID, False)
         calls = await volunteer.says("A note typed too late")
         assert refused(calls)
         assert "A note typed too late" not in said(calls)
@@ -244,7 +246,7 @@ async def test_an_invite_link_works_once_and_expires(
         assert refused(await other.says("/queue"))
 
         token = await users.create_invite(
-            services(bot).sessions, ADMIN_ID, lifetime=timedelta(seconds=-1)
+            services(bot).sessions, services(bot).cipher, ADMIN_ID, lifetime=timedelta(seconds=-1)
         )
         calls = await other.says(f"/start vol_{token}")
         assert "больше не действует" in said(calls)

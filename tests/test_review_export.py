@@ -21,6 +21,7 @@ from tests.support.review import (
     REPORTER_ID,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
     documents,
@@ -98,7 +99,7 @@ async def test_volunteers_get_anonymous_files_and_admins_personal_ones(
         assert document["reports"][2]["detained_name"] == FORMULAS["name"]  # JSON stays exact
 
         entries = [e for e in await audit_entries(bot) if e.action == "export"]
-        assert [(e.actor_id, e.allowed) for e in entries] == [
+        assert [(actor(bot, e), e.allowed) for e in entries] == [
             (VOLUNTEER_ID, True),
             (ADMIN_ID, True),
         ]

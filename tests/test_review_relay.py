@@ -17,9 +17,11 @@ from tests.support.review import (
     USER_ID,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
     file_report,
+    file_through_the_bot,
     forge,
     make_volunteer,
     report_events,
@@ -40,24 +42,6 @@ def shown_to(calls: list[ApiCall], chat_id: int) -> str:
         json.dumps({k: v for k, v in c.params.items() if k != "chat_id"}, ensure_ascii=False)
         for c in calls_to(calls, chat_id)
     )
-
-
-async def file_through_the_bot(person: Person, consent: bool) -> str:
-    """A whole report written in the chat; returns its code."""
-    await person.says("/report")
-    await person.taps("report:role:witness")
-    await person.taps("report:when:now")
-    await person.says("У акимата")
-    await person.taps("report:city:almaty")
-    await person.taps("report:count:1")
-    await person.taps("report:skip")  # name
-    await person.taps("report:skip")  # police
-    await person.says("Задержали за плакат")
-    await person.taps("report:skip")  # media
-    await person.taps("report:contact:telegram")
-    await person.taps("report:consent:" + ("yes" if consent else "no"))
-    calls = await person.taps("report:confirm")
-    return said(calls).split("<b>")[1].split("</b>")[0]
 
 
 async def test_messages_go_both_ways_without_either_identity(
@@ -98,7 +82,7 @@ async def test_messages_go_both_ways_without_either_identity(
 
         events = await report_events(bot, report_id)
         cipher = Cipher((TEST_KEY.encode(),))
-        relayed = [(e.action, e.actor_id) for e in events if e.action.startswith("relay")]
+        relayed = [(e.action, actor(bot, e)) for e in events if e.action.startswith("relay")]
         assert relayed == [
             ("relay_out", VOLUNTEER_ID),
             ("relay_in", None),  # who wrote is not even stored
@@ -168,7 +152,7 @@ async def test_reply_buttons_work_only_for_the_reporter(
             await Person(bot, people["user"]).says("I pretend to be the reporter")
         assert "I pretend to be the reporter" not in said(calls_to(api.calls, VOLUNTEER_ID))
         denials = [e for e in await audit_entries(bot) if not e.allowed]
-        assert [(e.actor_id, e.action) for e in denials] == [(USER_ID, "reply")] * 2
+        assert [(actor(bot, e), e.action) for e in denials] == [(USER_ID, "reply")] * 2
 
         reporter = Person(bot, people["reporter"])
         await reporter.says("/forget")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
@@ -185,13 +186,43 @@ def _encryption_keys(raw: str | None, data_dir: Path, create: bool) -> tuple[byt
                 ) from None
         return keys
     key_file = data_dir / KEY_FILE_NAME
-    if key_file.is_file():
-        return (key_file.read_bytes().strip(),)
+    try:
+        mode = os.stat(key_file).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:
+        # Never a new key when the old one may be there but unreadable: the data encrypted
+        # with it would be lost.
+        raise ConfigError(
+            f"{key_file}: cannot read the encryption key ({error.strerror})"
+        ) from None
+    if mode is not None:
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"{key_file}: cannot read the encryption key (it is not a file)")
+        try:
+            key = key_file.read_bytes().strip()
+        except OSError as error:
+            raise ConfigError(
+                f"{key_file}: cannot read the encryption key ({error.strerror})"
+            ) from None
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ConfigError(
+                f"{key_file}: not an encryption key (expected one 32-byte url-safe base64 key, "
+                "as jiyn keygen makes)"
+            ) from None
+        return (key,)
     key = Fernet.generate_key()
     if create:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key_file.write_bytes(key)
-        key_file.chmod(0o600)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_bytes(key)
+            key_file.chmod(0o600)
+        except OSError as error:
+            raise ConfigError(
+                f"{key_file}: cannot write a new encryption key ({error.strerror})"
+            ) from None
         log.warning(
             "JIYN_ENCRYPTION_KEY is not set: generated a key into %s. Back it up: "
             "without it the personal data in the database cannot be read.",
@@ -245,6 +276,11 @@ def load_settings(
             raise ConfigError(
                 f"JIYN_DATA_DIR: cannot create the directory ({error.strerror})"
             ) from None
+        if not os.access(data_dir, os.R_OK | os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"JIYN_DATA_DIR: {data_dir} is not readable and writable by this user "
+                "(it holds the SQLite database and the key file)"
+            )
     return Settings(
         bot_token=_token(env.get("JIYN_BOT_TOKEN")),
         api_base_url=_base_url(env.get("JIYN_API_BASE_URL")),

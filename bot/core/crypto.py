@@ -42,6 +42,17 @@ class Cipher:
         except InvalidToken:
             raise DecryptionError("no configured key decrypts this value") from None
 
+    def encrypt_undated(self, text: str) -> bytes:
+        """Ciphertext without the moment it was made: a Fernet token carries its creation time
+        in the clear, which for some rows (the users table) would say when a person first
+        wrote. The timestamp is set to 0; decryption never checks it, rotation keeps it."""
+        return self._fernet.encrypt_at_time(text.encode("utf-8"), 0)
+
+    def decrypt_id(self, token: bytes | None) -> int | None:
+        """A Telegram id stored with encrypt (None stays None)."""
+        text = self.decrypt(token)
+        return int(text) if text is not None else None
+
     def encrypt_json(self, value: Any) -> bytes:
         """Ciphertext of a JSON-serialisable value."""
         return self._fernet.encrypt(json.dumps(value, ensure_ascii=False).encode("utf-8"))

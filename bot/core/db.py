@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any, cast
 
@@ -45,6 +46,27 @@ def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# SQLite errors after which the connection is not to be trusted: the file turned read-only (a
+# connection that opened it so stays read-only after the file is writable again), the disk
+# failed, or the file went away. The pool drops the connection (as for a PostgreSQL server that
+# went down), so the next statement opens the file again and the drafts kept in memory meanwhile
+# are saved as soon as writing works.
+SQLITE_STORAGE_FAULTS = (
+    "attempt to write a readonly database",
+    "disk i/o error",
+    "unable to open database file",
+    "database or disk is full",
+)
+
+
+def _sqlite_storage_fault(context: Any) -> None:
+    error = context.original_exception
+    if isinstance(error, sqlite3.Error) and any(
+        fault in str(error).lower() for fault in SQLITE_STORAGE_FAULTS
+    ):
+        context.is_disconnect = True
+
+
 def ensure_sqlite_directory(database_url: str) -> None:
     """Create the folder of an SQLite database file if it does not exist yet."""
     url = make_url(database_url)
@@ -71,6 +93,7 @@ def create_engine(database_url: str) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "handle_error", _sqlite_storage_fault)
         return engine
     return create_async_engine(
         database_url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True

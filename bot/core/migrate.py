@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
@@ -19,7 +20,16 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_database(database_url: str, revision: str = "head") -> None:
+def upgrade_database(
+    database_url: str,
+    revision: str = "head",
+    encryption_keys: Sequence[bytes] | None = None,
+) -> None:
     """Bring the schema to `revision`. Synchronous: runs its own event loop, so call it from a
-    thread (asyncio.to_thread) when an event loop is already running."""
-    command.upgrade(alembic_config(database_url), revision)
+    thread (asyncio.to_thread) when an event loop is already running. Migrations that convert
+    rows to hashes and ciphertext (0007) use `encryption_keys`; without them they read the key
+    from the application's settings, and only if there are rows to convert."""
+    config = alembic_config(database_url)
+    if encryption_keys:
+        config.attributes["encryption_keys"] = tuple(encryption_keys)
+    command.upgrade(config, revision)

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Date,
     DateTime,
     Enum,
@@ -70,20 +69,32 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+def utctoday() -> date:
+    """Today's date in UTC."""
+    return utcnow().date()
+
+
 class User(Base):
-    """A Telegram user who has talked to the bot."""
+    """A Telegram user who has talked to the bot. No Telegram id in the clear: the row is found
+    by the keyed hash reports use (bot.core.crypto.Cipher.lookup_hash), and the id is kept encrypted
+    (with a Fernet timestamp of 0, so the ciphertext does not say when it was written) only so
+    that volunteers can be written to and `jiyn keys rotate` can recompute the hash. The day of
+    the first contact, never the time: a time would link a person to a report filed just after."""
 
     __tablename__ = "users"
+    # SQLite keeps the rows in the order of the hash, not of first contact (a rowid would count
+    # first contacts, and its order against the reports' would hint at who reported).
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    telegram_enc: Mapped[bytes] = mapped_column(LargeBinary)
     language: Mapped[str | None] = mapped_column(String(8))
     telegram_language: Mapped[str | None] = mapped_column(String(16))
     role: Mapped[Role] = mapped_column(
         Enum(Role, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r]),
         default=Role.USER,
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_on: Mapped[date] = mapped_column(Date, default=utctoday)
 
 
 class Feedback(Base):
@@ -156,7 +167,9 @@ class Report(Base):
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Volunteer review. duplicate_of_id has no foreign key: SQLite cannot add one to an existing
     # table without rebuilding it, and reports are never deleted (only their fields cleared).
-    claimed_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # The volunteer holding the report: keyed hash (to compare) and encrypted id (to write to).
+    claimed_by_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    claimed_by_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stale_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -190,7 +203,7 @@ class ReportEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
-    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # the volunteer, encrypted
     action: Mapped[str] = mapped_column(String(32))
     detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -205,9 +218,11 @@ class PendingInput(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The owner's id, encrypted: only so that `jiyn keys rotate` can recompute owner_hash.
+    owner_enc: Mapped[bytes] = mapped_column(LargeBinary)
     kind: Mapped[str] = mapped_column(String(16))
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
-    target_id: Mapped[int | None] = mapped_column(BigInteger)
+    target_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
@@ -220,10 +235,10 @@ class VolunteerInvite(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_by_enc: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    used_by: Mapped[int | None] = mapped_column(BigInteger)
+    used_by_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -234,7 +249,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    actor_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    actor_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # who, encrypted
     action: Mapped[str] = mapped_column(String(32))
     allowed: Mapped[bool] = mapped_column(default=True)
     # No foreign key: a refused, forged button may name a report that does not exist.

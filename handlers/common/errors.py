@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from types import TracebackType
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 
@@ -49,16 +51,33 @@ def failed_handler(traceback: TracebackType | None) -> str:
     return found
 
 
+def is_storage_fault(error: BaseException | None) -> bool:
+    """The database failed (PostgreSQL gone, SQLite read-only, a disk I/O error, a pool
+    timeout): an outage to tell the person about, not a bug in a handler."""
+    return isinstance(error, SQLAlchemyError | sqlite3.Error | ConnectionError)
+
+
 async def handle_error(update: object, context: JiynContext) -> None:
     """Log the failure, count it, summarise it to the administrators (rate-limited), and tell
-    the user something went wrong, in their language."""
+    the user something went wrong, in their language. A storage fault is an outage, not a
+    bug: one warning line without a traceback, and the person is told the database is down
+    (a report in progress is kept in memory meanwhile, see ReportService.save_draft)."""
     error = context.error
-    log.error(
-        "handler failed for %s: %s",
-        describe_update(update),
-        type(error).__name__,
-        exc_info=(type(error), error, error.__traceback__) if error else None,
-    )
+    storage_fault = is_storage_fault(error)
+    if storage_fault:
+        log.warning(
+            "database unavailable in %s for %s: %s",
+            failed_handler(error.__traceback__ if error else None),
+            describe_update(update),
+            type(error).__name__,
+        )
+    else:
+        log.error(
+            "handler failed for %s: %s",
+            describe_update(update),
+            type(error).__name__,
+            exc_info=(type(error), error, error.__traceback__) if error else None,
+        )
     services = context.services
     error_name = type(error).__name__
     services.metrics.handler_errors.labels(error_name).inc()
@@ -77,13 +96,18 @@ async def handle_error(update: object, context: JiynContext) -> None:
     if update.callback_query is not None:
         with contextlib.suppress(TelegramError):
             await update.callback_query.answer()  # it may have been answered already
-    try:
-        await context.bot.send_message(
-            update.effective_chat.id,
-            _(
-                "Sorry, something went wrong on our side. Nothing you sent is lost. "
-                "Please try again in a minute."
-            ),
+    text = (
+        _(
+            "⚠️ Our database is not answering right now, so this could not be done. "
+            "Please try again in a few minutes."
         )
+        if storage_fault
+        else _(
+            "Sorry, something went wrong on our side. Nothing you sent is lost. "
+            "Please try again in a minute."
+        )
+    )
+    try:
+        await context.bot.send_message(update.effective_chat.id, text)
     except (NetworkError, TelegramError):
         log.warning("could not send the apology for %s", describe_update(update))

@@ -10,11 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.core.crypto import Cipher
+from bot.core.db import create_engine
+from bot.core.models import ReportDraft
 from bot.localapi.server import ApiCall, LocalBotApi
+from bot.services.report.reports import DraftData
 from tests.support.harness import (
     TEST_KEY,
     TEST_TOKEN,
+    Person,
     to_chat,
 )
 
@@ -31,6 +37,30 @@ CIPHER = Cipher((TEST_KEY.encode(),))
 
 
 SUBPROCESS_WAIT = 30.0  # generous: a fresh interpreter imports the whole bot
+
+# What the person is told while the database is down.
+DATABASE_DOWN = "database is not answering"
+
+
+async def draft_rows(database_url: str) -> list[tuple[int, DraftData]]:
+    """(step, answers) of every draft row, decrypted."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(ReportDraft))).all()
+    finally:
+        await engine.dispose()
+    return [(row.step, DraftData.from_json(CIPHER.decrypt_json(row.data_enc))) for row in rows]
+
+
+async def start_report_until_count(person: Person) -> None:
+    """A report begun in the chat up to the head-count question (a witness, now, PLACE,
+    Almaty)."""
+    await person.says("/report")
+    await person.taps("report:role:witness")
+    await person.taps("report:when:now")
+    await person.says(PLACE)
+    await person.taps("report:city:almaty")
 
 
 def closed_port() -> int:

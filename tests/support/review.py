@@ -104,9 +104,19 @@ def services(bot: RunningBot) -> Services:
     return bot.application.bot_data["services"]
 
 
+def actor(bot: RunningBot, row: ReportEvent | AuditEntry) -> int | None:
+    """Who did it: the Telegram id stored encrypted in the event or audit entry."""
+    return services(bot).cipher.decrypt_id(row.actor_enc)
+
+
+def holder(bot: RunningBot, row: Report) -> int | None:
+    """The volunteer holding the report: the Telegram id stored encrypted in the row."""
+    return services(bot).cipher.decrypt_id(row.claimed_by_enc)
+
+
 async def make_volunteer(bot: RunningBot, user_id: int) -> None:
     """Give the volunteer role in the database (what /volunteer add does)."""
-    await users.set_volunteer(services(bot).sessions, user_id, True)
+    await users.set_volunteer(services(bot).sessions, services(bot).cipher, user_id, True)
 
 
 async def file_report(
@@ -233,3 +243,21 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
     """Rows of an exported CSV (UTF-8 with a byte order mark)."""
     assert data.startswith("\ufeff".encode())
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+async def file_through_the_bot(person: Person, consent: bool) -> str:
+    """A whole report written in the chat; returns its code."""
+    await person.says("/report")
+    await person.taps("report:role:witness")
+    await person.taps("report:when:now")
+    await person.says("У акимата")
+    await person.taps("report:city:almaty")
+    await person.taps("report:count:1")
+    await person.taps("report:skip")  # name
+    await person.taps("report:skip")  # police
+    await person.says("Задержали за плакат")
+    await person.taps("report:skip")  # media
+    await person.taps("report:contact:telegram")
+    await person.taps("report:consent:" + ("yes" if consent else "no"))
+    calls = await person.taps("report:confirm")
+    return said(calls).split("<b>")[1].split("</b>")[0]

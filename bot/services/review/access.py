@@ -41,11 +41,13 @@ REQUIRED_ROLE: dict[str, Role] = {
 DETAIL_LIMIT = 200
 
 
-async def role_of(settings: Settings, sessions: SessionFactory, user_id: int) -> Role:
+async def role_of(
+    settings: Settings, sessions: SessionFactory, cipher: Cipher, user_id: int
+) -> Role:
     """The user's role now: admin if listed in JIYN_ADMIN_IDS, else what the database says."""
     if user_id in settings.admin_ids:
         return Role.ADMIN
-    return await users.stored_role(sessions, user_id)
+    return await users.stored_role(sessions, cipher, user_id)
 
 
 def allows(role: Role, action: str) -> bool:
@@ -74,7 +76,7 @@ async def record_audit(
     async with sessions.begin() as session:
         session.add(
             AuditEntry(
-                actor_id=actor_id,
+                actor_enc=cipher.encrypt(str(actor_id)) if actor_id is not None else None,
                 action=action[:32],
                 allowed=allowed,
                 report_id=report_id,
@@ -93,7 +95,7 @@ class AccessService(Component):
 
     async def role_of(self, user_id: int) -> Role:
         """The user's role now."""
-        return await role_of(self._settings, self._sessions, user_id)
+        return await role_of(self._settings, self._sessions, self._cipher, user_id)
 
     async def record_audit(
         self,

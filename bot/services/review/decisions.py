@@ -42,7 +42,12 @@ class Decisions(ReviewBase):
     async def claim(self, report_id: int, actor_id: int, *, admin: bool) -> Change:
         """Take a new report into review. An admin may take over another volunteer's claim."""
         now = utcnow()
-        claimed = {"claimed_by": actor_id, "claimed_at": now, "stale_reminded_at": None}
+        claimed = {
+            "claimed_by_hash": self.cipher.lookup_hash(actor_id),
+            "claimed_by_enc": self.cipher.encrypt(str(actor_id)),
+            "claimed_at": now,
+            "stale_reminded_at": None,
+        }
         async with self.sessions.begin() as session:
             # A conditional UPDATE, so two volunteers pressing Claim at once cannot both win.
             result = await session.execute(
@@ -57,17 +62,17 @@ class Decisions(ReviewBase):
                 return self._change(report)
             if report.status != ReportStatus.IN_REVIEW.value:
                 raise ReviewError("wrong_status")
-            if report.claimed_by == actor_id:
+            if self._holds(report, actor_id):
                 raise ReviewError("already_yours")
             if not admin:
                 raise ReviewError("claimed_by_other")
-            previous = report.claimed_by
+            previous = report.claimed_by_hash
             taken = await session.execute(
                 update(Report)
                 .where(
                     Report.id == report_id,
                     Report.status == ReportStatus.IN_REVIEW.value,
-                    Report.claimed_by == previous,
+                    Report.claimed_by_hash == previous,
                 )
                 .values(**claimed)
             )
@@ -85,7 +90,8 @@ class Decisions(ReviewBase):
                 raise ReviewError("wrong_status")
             self._require_holder(report, actor_id, admin)
             report.status = ReportStatus.NEW.value
-            report.claimed_by = None
+            report.claimed_by_hash = None
+            report.claimed_by_enc = None
             report.claimed_at = None
             session.add(self._event(report, actor_id, "released"))
             return self._change(report)
@@ -97,16 +103,27 @@ class Decisions(ReviewBase):
                 await session.execute(
                     update(Report)
                     .where(
-                        Report.claimed_by == volunteer_id,
+                        Report.claimed_by_hash.in_(self.cipher.lookup_hashes(volunteer_id)),
                         Report.status == ReportStatus.IN_REVIEW.value,
                     )
-                    .values(status=ReportStatus.NEW.value, claimed_by=None, claimed_at=None)
+                    .values(
+                        status=ReportStatus.NEW.value,
+                        claimed_by_hash=None,
+                        claimed_by_enc=None,
+                        claimed_at=None,
+                    )
                     .returning(Report.id)
                     .execution_options(synchronize_session=False)
                 )
             ).all()
             for (report_id,) in released:
-                session.add(ReportEvent(report_id=report_id, actor_id=actor_id, action="released"))
+                session.add(
+                    ReportEvent(
+                        report_id=report_id,
+                        actor_enc=self.cipher.encrypt(str(actor_id)),
+                        action="released",
+                    )
+                )
             return len(released)
 
     async def _decide(
@@ -191,7 +208,7 @@ class Decisions(ReviewBase):
             session.add(
                 ReportEvent(
                     report_id=report.id,
-                    actor_id=actor_id,
+                    actor_enc=self.cipher.encrypt(str(actor_id)),
                     action="note",
                     detail_enc=self.cipher.encrypt(note),
                 )

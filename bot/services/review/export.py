@@ -157,7 +157,7 @@ async def export_reports(
             "outcome_number": report.outcome_number,
             "outcome_date": report.outcome_date.isoformat() if report.outcome_date else None,
             "duplicate_of": codes.get(report.duplicate_of_id) if report.duplicate_of_id else None,
-            "claimed": report.claimed_by is not None,
+            "claimed": report.claimed_by_hash is not None,
             "closed_at": _local_iso(report.closed_at, timezone),
             "personal_data_deleted": report.purged_at is not None,
         }

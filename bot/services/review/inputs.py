@@ -32,9 +32,12 @@ class PendingInputs(ReviewBase):
             session.add(
                 PendingInput(
                     owner_hash=hashes[0],
+                    owner_enc=self.cipher.encrypt(str(owner_id)),
                     kind=kind,
                     report_id=report_id,
-                    target_id=target_id,
+                    target_enc=self.cipher.encrypt(str(target_id))
+                    if target_id is not None
+                    else None,
                     created_at=now,
                     expires_at=now + INPUT_LIFETIME,
                 )
@@ -55,7 +58,7 @@ class PendingInputs(ReviewBase):
         if row is None:
             self._maybe_waiting.difference_update(hashes)
             return None
-        return Pending(row.kind, row.report_id, row.target_id)
+        return Pending(row.kind, row.report_id, self.cipher.decrypt_id(row.target_enc))
 
     async def _may_be_waiting(self, hashes: list[str]) -> bool:
         if not self._waiting_loaded:

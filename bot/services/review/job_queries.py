@@ -35,7 +35,7 @@ class JobQueries(ReviewBase):
                     .order_by(Report.created_at, Report.id)
                 )
             ).all()
-        return [QueueItem.of(r) for r in rows]
+        return [QueueItem.of(r, self.cipher) for r in rows]
 
     async def mark_escalated(self, report_ids: list[int]) -> None:
         """Record that the volunteer chat was told about these reports."""
@@ -54,14 +54,14 @@ class JobQueries(ReviewBase):
                     select(Report)
                     .where(
                         Report.status == ReportStatus.IN_REVIEW.value,
-                        Report.claimed_by.is_not(None),
+                        Report.claimed_by_hash.is_not(None),
                         Report.claimed_at <= utcnow() - older_than,
                         Report.stale_reminded_at.is_(None),
                     )
                     .order_by(Report.claimed_at, Report.id)
                 )
             ).all()
-        return [QueueItem.of(r) for r in rows]
+        return [QueueItem.of(r, self.cipher) for r in rows]
 
     async def mark_reminded(self, report_id: int) -> None:
         """Record that the holder of the report was reminded of it."""

@@ -40,7 +40,7 @@ class QueueReads(ReviewBase):
                     .limit(limit)
                 )
             ).all()
-        items = [QueueItem.of(r) for r in rows]
+        items = [QueueItem.of(r, self.cipher) for r in rows]
         return items, int(total or 0)
 
     def _queue_conditions(self, status_filter: str, city: str | None) -> list[Any]:
@@ -84,11 +84,15 @@ class QueueReads(ReviewBase):
             may_write = await self._may_write(session, report)
         if record_view:
             async with self.sessions.begin() as session:
-                session.add(ReportEvent(report_id=report.id, actor_id=viewer_id, action="viewed"))
+                session.add(self._event(report, viewer_id, "viewed"))
         cipher = self.cipher
         location = cipher.decrypt_json(report.location_enc) if report.location_enc else None
         notes = [
-            Note(row.created_at, row.actor_id, cipher.decrypt(row.detail_enc) or "")
+            Note(
+                row.created_at,
+                cipher.decrypt_id(row.actor_enc),
+                cipher.decrypt(row.detail_enc) or "",
+            )
             for row in reversed(note_rows)
             if row.detail_enc is not None
         ]
@@ -113,7 +117,7 @@ class QueueReads(ReviewBase):
             phone=cipher.decrypt(report.contact_phone_enc),
             contact_via_telegram=report.contact_via_telegram,
             consent=report.consent_to_contact,
-            claimed_by=report.claimed_by,
+            claimed_by=cipher.decrypt_id(report.claimed_by_enc),
             claimed_at=report.claimed_at,
             outcome=report.outcome,
             outcome_number=report.outcome_number,
@@ -131,7 +135,11 @@ class QueueReads(ReviewBase):
             await self._get(session, report_id)
         async with self.sessions.begin() as session:
             session.add(
-                ReportEvent(report_id=report_id, actor_id=viewer_id, action="history_viewed")
+                ReportEvent(
+                    report_id=report_id,
+                    actor_enc=self.cipher.encrypt(str(viewer_id)),
+                    action="history_viewed",
+                )
             )
         async with self.sessions() as session:
             rows = (
@@ -141,7 +149,10 @@ class QueueReads(ReviewBase):
                     .order_by(ReportEvent.created_at, ReportEvent.id)
                 )
             ).all()
-        return [HistoryLine(row.created_at, row.actor_id, row.action) for row in rows]
+        return [
+            HistoryLine(row.created_at, self.cipher.decrypt_id(row.actor_enc), row.action)
+            for row in rows
+        ]
 
     async def code_of(self, report_id: int) -> str | None:
         """The report's reference code, or None if there is no such report."""

@@ -68,7 +68,7 @@ class QueueItem:
     people: str | None
 
     @classmethod
-    def of(cls, report: Report) -> QueueItem:
+    def of(cls, report: Report, cipher: Cipher) -> QueueItem:
         """The queue line of a report."""
         return cls(
             report.id,
@@ -77,7 +77,7 @@ class QueueItem:
             report.urgent,
             report.city,
             report.created_at,
-            report.claimed_by,
+            cipher.decrypt_id(report.claimed_by_enc),
             report.people,
         )
 
@@ -218,11 +218,16 @@ class ReviewBase(Component):
             raise ReviewError("not_found")
         return await self._get(session, report_id)
 
-    @staticmethod
-    def _require_holder(report: Report, actor_id: int, admin: bool) -> None:
+    def _holds(self, report: Report, actor_id: int) -> bool:
+        """Whether the actor is the volunteer holding the report (compared by keyed hash)."""
+        return report.claimed_by_hash is not None and report.claimed_by_hash in (
+            self.cipher.lookup_hashes(actor_id)
+        )
+
+    def _require_holder(self, report: Report, actor_id: int, admin: bool) -> None:
         if report.status != ReportStatus.IN_REVIEW.value and report.status in OPEN_STATUSES:
             raise ReviewError("not_claimed")
-        if report.claimed_by != actor_id and not admin:
+        if not self._holds(report, actor_id) and not admin:
             raise ReviewError("claimed_by_other")
 
     def _change(self, report: Report) -> Change:
@@ -233,13 +238,13 @@ class ReviewBase(Component):
             status=report.status,
             reporter_chat_id=int(chat) if chat else None,
             reporter_language=report.reporter_language,
-            claimed_by=report.claimed_by,
+            claimed_by=self.cipher.decrypt_id(report.claimed_by_enc),
         )
 
     def _event(self, report: Report, actor_id: int | None, action: str, detail: Any = None) -> Any:
         return ReportEvent(
             report_id=report.id,
-            actor_id=actor_id,
+            actor_enc=self.cipher.encrypt(str(actor_id)) if actor_id is not None else None,
             action=action,
             detail_enc=self.cipher.encrypt_json(detail) if detail is not None else None,
         )

@@ -65,26 +65,28 @@ class Relay(ReviewBase):
             report = await self._reporters_report(session, reporter_id, report_id)
             if event_id is not None:
                 author = await session.scalar(
-                    select(ReportEvent.actor_id).where(
+                    select(ReportEvent.actor_enc).where(
                         ReportEvent.id == event_id,
                         ReportEvent.report_id == report_id,
                         ReportEvent.action == "relay_out",
                     )
                 )
                 if author is not None:
-                    return int(author)
-            if report.claimed_by is None or report.status == ReportStatus.CLOSED.value:
+                    return int(self.cipher.decrypt_id(author) or 0)
+            holder = self.cipher.decrypt_id(report.claimed_by_enc)
+            if holder is None or report.status == ReportStatus.CLOSED.value:
                 raise ReviewError("no_volunteer")
-            return int(report.claimed_by)
+            return holder
 
     async def holder_of(self, report_id: int) -> int | None:
         """The volunteer holding an open or decided report, if any."""
         async with self.sessions() as session:
-            return await session.scalar(
-                select(Report.claimed_by).where(
+            holder = await session.scalar(
+                select(Report.claimed_by_enc).where(
                     Report.id == report_id, Report.status != ReportStatus.CLOSED.value
                 )
             )
+        return self.cipher.decrypt_id(holder)
 
     async def record_message_from_reporter(self, report_id: int, text: str) -> str:
         """Store a reporter's relayed message (encrypted, without who sent it); returns the
