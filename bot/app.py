@@ -25,9 +25,17 @@ from bot.config import Settings
 from bot.context import JiynContext, Services
 from bot.crypto import Cipher
 from bot.db import create_engine, create_session_factory
-from bot.http import TelegramLimits, TelegramRateLimiter, make_get_updates_request, make_request
+from bot.http import (
+    RetryPolicy,
+    TelegramLimits,
+    TelegramRateLimiter,
+    make_get_updates_request,
+    make_request,
+)
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.metrics import Metrics
+from bot.outage import TelegramOutage
+from bot.outbox import Outbox
 from bot.persistence import DatabasePersistence
 from bot.processing import ChatOrderedUpdateProcessor
 from bot.services.error_summary import ErrorSummaries
@@ -93,6 +101,8 @@ async def register_commands(application: JiynApplication) -> None:
 async def _post_init(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
     await asyncio.gather(register_commands(application), services.users.initialize())
+    if services.outbox is not None:
+        services.outbox.start()
     settings = services.settings
     if settings.volunteer_chat_id is not None:
 
@@ -118,6 +128,8 @@ async def _post_stop(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
     if services.notifier is not None:
         await services.notifier.stop()
+    if services.outbox is not None:
+        await services.outbox.stop()
     await services.reports.stop()
     await services.users.shutdown()
     await services.errors.stop()
@@ -248,13 +260,21 @@ def build_application(
     metrics = Metrics()
     # Every failed statement, whoever caught it (many callers answer without the database).
     event.listen(engine.sync_engine, "handle_error", lambda _context: metrics.database_errors.inc())
+    outage = TelegramOutage()
     bot = JiynBot(
         bot_token,
         base_url=f"{settings.api_base_url}/bot",
         base_file_url=f"{settings.api_base_url}/file/bot",
         request=make_request(),
         get_updates_request=make_get_updates_request(),
-        rate_limiter=TelegramRateLimiter(rate_limits, on_error=metrics.telegram_error),
+        rate_limiter=TelegramRateLimiter(
+            rate_limits,
+            RetryPolicy(retry_seconds=float(settings.answer_retry_seconds)),
+            on_error=metrics.telegram_error,
+            outage=outage,
+        ),
+        outage=outage,
+        on_unparsable=metrics.updates_unparsable.inc,
     )
 
     async def send_plain(chat_id: int, text: str) -> object:
@@ -282,6 +302,7 @@ def build_application(
         users=UserDirectory(sessions),
         metrics=metrics,
         errors=ErrorSummaries(send_plain, settings.admin_ids, admin_language),
+        outbox=Outbox(sessions, cipher, bot, metrics, settings.outbox_backoff),
     )
     application: JiynApplication = (
         ApplicationBuilder()

@@ -14,6 +14,7 @@ from bot.crypto import Cipher
 from bot.db import SessionFactory
 from bot.i18n import choose_language, gettext_for, ngettext_for
 from bot.metrics import Metrics
+from bot.outbox import Outbox
 from bot.services.error_summary import ErrorSummaries
 from bot.services.notify import VolunteerNotifier
 from bot.services.reports import ReportService
@@ -40,6 +41,7 @@ class Services:
     metrics: Metrics
     errors: ErrorSummaries
     notifier: VolunteerNotifier | None = None
+    outbox: Outbox | None = None
 
 
 class JiynContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

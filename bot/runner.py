@@ -3,14 +3,25 @@ tests): started, fed by long polling or a webhook, and stopped cleanly."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from telegram import Update
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import Updater
 
 from bot.app import JiynApplication
+
+log = logging.getLogger("jiyn.updates")
+
+
+def _polling_error(error: TelegramError) -> None:
+    """A failed getUpdates, in one line: an outage is logged once by bot.outage, and PTB's own
+    report would be a traceback for every failed poll."""
+    if not isinstance(error, NetworkError):
+        log.warning("getUpdates failed (%s); retrying", type(error).__name__)
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,10 @@ def polling(
     return running(
         application,
         lambda updater: updater.start_polling(
-            poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+            poll_interval=0.0,
+            timeout=poll_timeout,
+            allowed_updates=Update.ALL_TYPES,
+            error_callback=_polling_error,
         ),
     )
 

@@ -7,7 +7,7 @@ import logging
 from types import TracebackType
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.context import JiynContext
 from bot.metrics import update_kind
@@ -52,6 +52,16 @@ async def handle_error(update: object, context: JiynContext) -> None:
     """Log the failure, count it, summarise it to the administrators (rate-limited), and tell
     the user something went wrong, in their language."""
     error = context.error
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        # Telegram did not answer for longer than answers are retried: an outage, logged once by
+        # bot.outage. One line per update, no traceback, and no apology (it would not arrive).
+        log.warning(
+            "answer to %s not sent: Telegram is not answering (%s)",
+            describe_update(update),
+            type(error).__name__,
+        )
+        context.services.metrics.handler_errors.labels(type(error).__name__).inc()
+        return
     log.error(
         "handler failed for %s: %s",
         describe_update(update),

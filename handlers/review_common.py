@@ -16,6 +16,7 @@ from bot.context import JiynContext
 from bot.gazetteer import gazetteer
 from bot.i18n import N_, gettext_for
 from bot.models import ReportStatus, utcnow
+from bot.outbox import STATUS
 from bot.services.reports import UNKNOWN_PEOPLE
 from bot.services.review import Change, ReviewError, ReviewService
 from handlers.my_data import STATUS_NAMES
@@ -157,6 +158,11 @@ async def notify_reporter(context: JiynContext, change: Change) -> None:
                 ]
             ]
         )
+    outbox = context.services.outbox
+    if outbox is not None:
+        # Delivered now, or from the outbox when Telegram answers again (a blocked bot: dropped).
+        await outbox.send(STATUS, change.reporter_chat_id, text, reply_markup=markup)
+        return
     try:
         await context.bot.send_message(
             change.reporter_chat_id, text, parse_mode="HTML", reply_markup=markup

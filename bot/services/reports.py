@@ -9,7 +9,7 @@ import copy
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +20,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.crypto import Cipher
 from bot.db import SessionFactory
 from bot.models import Report, ReportDraft, ReportEvent, ReportStatus, utcnow
+
+# Called inside the transaction that files a report, with its code (bot.outbox writes the
+# confirmation there, so a filed report always has its confirmation waiting).
+Filed = Callable[[Any, str], object]
 
 log = logging.getLogger(__name__)
 
@@ -326,10 +330,17 @@ class ReportService:
         report.consent_to_contact = bool(data.consent)
 
     async def submit(
-        self, chat_id: int, user_id: int, language: str, data: DraftData, report_id: int | None
+        self,
+        chat_id: int,
+        user_id: int,
+        language: str,
+        data: DraftData,
+        report_id: int | None,
+        filed: Filed | None = None,
     ) -> str:
         """Turn the answers into a report (or complete the quick report already filed); returns
-        its code. The draft is deleted in the same transaction."""
+        its code. The draft is deleted in the same transaction, and `filed(session, code)` runs
+        in it (the confirmation written to the outbox)."""
         owner_hash = self.cipher.lookup_hash(user_id)
         async with self.sessions.begin() as session:
             report = await session.get(Report, report_id) if report_id else None
@@ -354,14 +365,23 @@ class ReportService:
                 )
             )
             code = report.code
+            if filed is not None:
+                filed(session, code)
         self._forget_cached(user_id)
         return code
 
     async def submit_quick(
-        self, chat_id: int, user_id: int, language: str, data: DraftData, step: int
+        self,
+        chat_id: int,
+        user_id: int,
+        language: str,
+        data: DraftData,
+        step: int,
+        filed: Filed | None = None,
     ) -> str:
         """File an urgent report at once ("I am being detained now") and keep the draft going so
-        the person can add details if they still can."""
+        the person can add details if they still can; `filed(session, code)` runs in the same
+        transaction."""
         owner_hash = self.cipher.lookup_hash(user_id)
         async with self.sessions.begin() as session:
             await self._check_daily_limit(session, user_id)
@@ -389,6 +409,8 @@ class ReportService:
             draft.report_id = report.id
             draft.updated_at = utcnow()
             code, report_id = report.code, report.id
+            if filed is not None:
+                filed(session, code)
         self._remember(
             Draft(draft.id, chat_id, user_id, int(step), copy.deepcopy(data), report_id, utcnow())
         )

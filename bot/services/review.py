@@ -6,6 +6,7 @@ personal in an event (a note, a reason, a relayed message) is encrypted."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -695,14 +696,23 @@ class ReviewService:
             chat = self.cipher.decrypt(report.reporter_chat_enc)
         return Contact(report.id, report.code, int(chat or 0), report.reporter_language)
 
-    async def record_message_to_reporter(self, report_id: int, actor_id: int, text: str) -> int:
+    async def record_message_to_reporter(
+        self,
+        report_id: int,
+        actor_id: int,
+        text: str,
+        then: Callable[[Any, int], object] | None = None,
+    ) -> int:
         """Store a relayed message (encrypted); returns its event id, which the reporter's
-        Reply button names."""
+        Reply button names. `then(session, event_id)` runs in the same transaction (the
+        message written to the outbox)."""
         async with self.sessions.begin() as session:
             report = await self._lock(session, report_id)
             event = self._event(report, actor_id, "relay_out", text)
             session.add(event)
             await session.flush()
+            if then is not None:
+                then(session, event.id)
             return event.id
 
     async def check_reporter(self, reporter_id: int, report_id: int) -> None:
@@ -746,12 +756,16 @@ class ReviewService:
                 )
             )
 
-    async def record_message_from_reporter(self, report_id: int, text: str) -> str:
+    async def record_message_from_reporter(
+        self, report_id: int, text: str, then: Callable[[Any, str], object] | None = None
+    ) -> str:
         """Store a reporter's relayed message (encrypted, without who sent it); returns the
-        report's code."""
+        report's code. `then(session, code)` runs in the same transaction."""
         async with self.sessions.begin() as session:
             report = await self._lock(session, report_id)
             session.add(self._event(report, None, "relay_in", text))
+            if then is not None:
+                then(session, report.code)
             return report.code
 
     # ------------------------------------------------------------------ scheduled work
