@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -98,9 +99,20 @@ async def register_commands(application: JiynApplication) -> None:
     await asyncio.gather(*(register(code) for code in (*LANGUAGES, None)))
 
 
+async def _register_commands_or_warn(application: JiynApplication) -> None:
+    """The command list, unless Telegram is not answering (then it stays as registered by the
+    last start: serving must not wait for the menu)."""
+    try:
+        await register_commands(application)
+    except NetworkError as error:
+        if isinstance(error, BadRequest):
+            raise
+        log.warning("command list not registered: Telegram is not answering")
+
+
 async def _post_init(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
-    await asyncio.gather(register_commands(application), services.users.initialize())
+    await asyncio.gather(_register_commands_or_warn(application), services.users.initialize())
     if services.outbox is not None:
         services.outbox.start()
     settings = services.settings

@@ -241,8 +241,8 @@ class RetryPolicy:
     # 429: wait what Telegram asks and try again, as often as it takes, unless it asks for more
     # than this (the bot is then flood-banned for a long time; waiting inside a handler is worse).
     max_retry_after: float = 300.0
-    # 5xx, network errors and timeouts: at least this many retries, and more while the first
-    # failure is less than `retry_seconds` ago; waits doubling from base to cap.
+    # 5xx, network errors and timeouts: this many retries, or with `retry_seconds` set, as many
+    # as fit in that many seconds after the first failure; waits doubling from base to cap.
     network_retries: int = 4
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
@@ -251,9 +251,9 @@ class RetryPolicy:
     def retry_again(self, retry_number: int, failing_for: float, delay: float) -> bool:
         """Whether to make network retry number retry_number (1-based) after `delay` seconds,
         the call having failed for `failing_for` seconds."""
-        if retry_number <= self.network_retries:
-            return True
-        return failing_for + delay <= self.retry_seconds
+        if self.retry_seconds > 0:
+            return failing_for + delay <= self.retry_seconds
+        return retry_number <= self.network_retries
 
     def backoff(self, retry_number: int) -> float:
         """Seconds to wait before network retry number retry_number (1-based), with jitter."""

@@ -28,7 +28,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -329,6 +329,9 @@ class LocalBotApi:
         self._call_signal = asyncio.Event()
         self._subscribers: list[Callable[[ApiCall], None]] = []
         self._faults: dict[str, deque[_Fault]] = {}
+        self._outage_until = 0.0
+        self._outage_code = 500
+        self._outage_spare: frozenset[str] = frozenset()
 
         self._files: dict[str, _StoredFile] = {}
         self._files_by_path: dict[str, _StoredFile] = {}
@@ -863,6 +866,24 @@ class LocalBotApi:
         fault = _Fault(seconds=seconds, side_effect=side_effect)
         self._faults.setdefault(method.lower(), deque()).extend([fault] * times)
 
+    def outage(
+        self, seconds: float, *, error_code: int = 500, spare: Iterable[str] = ()
+    ) -> None:
+        """Every call, but those of the methods in `spare`, answers `error_code` for the next
+        `seconds` (a Telegram outage); `end_outage()` ends it early."""
+        self._outage_until = asyncio.get_running_loop().time() + seconds
+        self._outage_code = error_code
+        self._outage_spare = frozenset(method.lower() for method in spare)
+
+    def end_outage(self) -> None:
+        """Answer normally again."""
+        self._outage_until = 0.0
+
+    @property
+    def in_outage(self) -> bool:
+        """Whether an outage is going on."""
+        return asyncio.get_running_loop().time() < self._outage_until
+
     # ----------------------------------------------------------------- HTTP
 
     async def _handle_method(self, request: web.Request) -> web.Response:
@@ -875,8 +896,15 @@ class LocalBotApi:
         try:
             params = await self._read_params(request)
             await self._sleep(self.latency)
-            faults = self._faults.get(method.lower())
-            fault = faults.popleft() if faults else None
+            if self.in_outage and method.lower() not in self._outage_spare:
+                fault = _Fault(
+                    error_code=self._outage_code,
+                    description=_DEFAULT_DESCRIPTIONS.get(self._outage_code)
+                    or HTTPStatus(self._outage_code).phrase,
+                )
+            else:
+                faults = self._faults.get(method.lower())
+                fault = faults.popleft() if faults else None
             if fault is not None and fault.error_code:
                 raise _ApiError(
                     fault.error_code,

@@ -17,7 +17,8 @@ log = logging.getLogger("jiyn.telegram")
 class TelegramOutage:
     """Whether the Bot API is failing now, logged once per outage."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "calls") -> None:
+        self.what = what  # "calls" (sending and the rest) or "getUpdates": each has its outage
         self._since: float | None = None  # time.monotonic() of the first failure
         self._failures = 0
         self.outages = 0  # outages seen since the start (tests, metrics)
@@ -35,8 +36,9 @@ class TelegramOutage:
             self.outages += 1
             # The error's class only: its message may name the URL, which holds the token.
             log.warning(
-                "Telegram Bot API is not answering (%s); retrying. Messages that must not be "
-                "lost wait in the outbox; answers are retried for a while",
+                "Telegram Bot API is not answering %s (%s); retrying. Messages that must not "
+                "be lost wait in the outbox; answers are retried for a while",
+                self.what,
                 type(error).__name__,
             )
 
@@ -46,7 +48,8 @@ class TelegramOutage:
             return
         seconds = time.monotonic() - self._since
         log.info(
-            "Telegram Bot API answers again after %.0f s (%d failed calls meanwhile)",
+            "Telegram Bot API answers %s again after %.0f s (%d failed calls meanwhile)",
+            self.what,
             seconds,
             self._failures,
         )

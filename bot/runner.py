@@ -3,13 +3,14 @@ tests): started, fed by long polling or a webhook, and stopped cleanly."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from telegram import Update
-from telegram.error import NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import Updater
 
 from bot.app import JiynApplication
@@ -40,8 +41,9 @@ async def running(
     application: JiynApplication, start_updates: Callable[[Updater], Awaitable[object]]
 ) -> AsyncIterator[None]:
     """Start the Application, then its updates (`start_updates`), and stop both on exit,
-    running the same post_init/post_stop/post_shutdown hooks as run_polling()."""
-    await application.initialize()
+    running the same post_init/post_stop/post_shutdown hooks as run_polling(). A Telegram
+    outage at start (getMe failing) is waited out: the outbox's messages go out once it ends."""
+    await _initialize(application)
     if application.post_init:
         await application.post_init(application)
     await application.start()
@@ -59,6 +61,20 @@ async def running(
         await application.shutdown()
         if application.post_shutdown:
             await application.post_shutdown(application)
+
+
+async def _initialize(application: JiynApplication) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await application.initialize()
+            return
+        except NetworkError as error:
+            if isinstance(error, BadRequest):
+                raise
+            log.warning("Telegram is not answering at start (%s); waiting", type(error).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def polling(

@@ -37,6 +37,8 @@ class JiynBot(ExtBot[None]):
         super().__init__(*args, **kwargs)
         self._acks = UpdateAcks()
         self._outage = outage or TelegramOutage()
+        # getUpdates has an outage of its own: it may work while sending fails, or the reverse.
+        self._updates_outage = TelegramOutage("getUpdates")
         self._on_unparsable = on_unparsable
 
     @property
@@ -151,9 +153,9 @@ class JiynBot(ExtBot[None]):
             )
         except NetworkError as error:
             if not isinstance(error, BadRequest):
-                self._outage.failed(error)
+                self._updates_outage.failed(error)
             raise
-        self._outage.answered()
+        self._updates_outage.answered()
         return list(result or [])
 
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:

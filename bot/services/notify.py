@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from telegram.error import BadRequest, NetworkError
 
 from bot.db import SessionFactory
 from bot.i18n import gettext_for, ngettext_for
@@ -66,6 +67,7 @@ class VolunteerNotifier:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_sent = float("-inf")
+        self._failures = 0
 
     def start(self) -> None:
         """Run the sending loop in the background."""
@@ -175,7 +177,13 @@ class VolunteerNotifier:
                     await self._mark_sent(ids)
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    # The database or Telegram is down: keep the alerts and try again shortly.
-                    log.exception("volunteer alert failed; will retry")
-                    self._last_sent = loop.time()
+                except Exception as error:
+                    # The database or Telegram is down: keep the alerts and try again, waiting
+                    # longer each time (a Telegram outage is logged once, by bot.outage).
+                    self._failures += 1
+                    if not isinstance(error, NetworkError) or isinstance(error, BadRequest):
+                        log.exception("volunteer alert failed; will retry")
+                    backoff = min(60.0, self.interval * 2 ** min(self._failures, 10))
+                    self._last_sent = loop.time() + backoff - self.interval
+                else:
+                    self._failures = 0
