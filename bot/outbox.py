@@ -294,6 +294,23 @@ class Outbox:
                 next_due = min(next_due, max(self._pause_until - loop.time(), 0.05))
         return next_due
 
+    async def forget_chat(self, chat_id: int) -> int:
+        """Delete the messages waiting for one chat (/forget); returns how many."""
+        doomed: list[int] = []
+        async with self.sessions.begin() as session:
+            rows = (
+                await session.execute(select(OutboxMessage.id, OutboxMessage.payload_enc))
+            ).all()
+            for row_id, token in rows:
+                try:
+                    if int(self.cipher.decrypt_json(token)["chat_id"]) == int(chat_id):
+                        doomed.append(row_id)
+                except (DecryptionError, KeyError, TypeError, ValueError):
+                    continue
+            if doomed:
+                await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(doomed)))
+        return len(doomed)
+
     async def waiting(self) -> int:
         """How many messages wait to be delivered."""
         async with self.sessions() as session:

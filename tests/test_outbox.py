@@ -284,3 +284,22 @@ async def test_an_update_the_library_cannot_read_is_skipped_and_the_next_ones_an
     metrics = bot.application.bot_data["services"].metrics
     assert metrics.updates_unparsable._value.get() == 1
     assert b"jiyn_updates_unparsable_total 1.0" in metrics.exposition()
+
+
+async def test_forget_deletes_the_messages_waiting_for_the_person(
+    api: LocalBotApi, database_url: str, tmp_path: Path
+) -> None:
+    people = add_people(api)
+    settings = outage_settings(api, database_url, tmp_path)
+    async with running(api, settings) as bot:
+        await settle(bot, 0)
+        outbox = services(bot).outbox
+        assert outbox is not None
+        api.outage(600, spare=SEND_METHODS_DOWN)
+        await outbox.send(STATUS, REPORTER_ID, "for the reporter")
+        await outbox.send(STATUS, people["user"]["id"], "for someone else")
+        assert await outbox.forget_chat(REPORTER_ID) == 1
+        api.end_outage()
+        await wait_until_empty(bot)
+        assert not delivered(api, REPORTER_ID, "for the reporter")
+        assert delivered(api, USER_ID, "for someone else")
