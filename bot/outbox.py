@@ -62,6 +62,7 @@ WAITING = "waiting"
 DEFAULT_BACKOFF = (1.0, 60.0)  # seconds: the first retry's wait and the longest wait
 BATCH = 500  # rows looked at per pass of the delivery loop
 IDLE_CHECK_SECONDS = 30.0  # the loop looks even without being woken (a missed wake-up)
+STOP_GRACE_SECONDS = 5.0  # at stop, how long a send under way may take to finish
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pause_until = 0.0
+        self._stopping = False
 
     # ------------------------------------------------------------------ writing
 
@@ -277,6 +279,8 @@ class Outbox:
         waiting_chats: set[int] = set()
         next_due = IDLE_CHECK_SECONDS
         for row_id, token, next_attempt_at in rows:
+            if self._stopping:
+                break
             try:
                 chat_id = int(self.cipher.decrypt_json(token)["chat_id"])
             except (DecryptionError, KeyError, TypeError, ValueError):
@@ -329,19 +333,30 @@ class Outbox:
             self._wake.set()
 
     async def stop(self) -> None:
-        """Stop the loop; undelivered messages stay in the database for the next start."""
+        """Stop the loop; undelivered messages stay in the database for the next start. A send
+        under way is given a few seconds to finish and its row deleted, so that a clean stop
+        does not send it again after the restart."""
         if self._task is not None:
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_SECONDS)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            self._stopping = False
 
     async def _run(self) -> None:
         delay = 0.0
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 delay = await self.deliver_due()
             except asyncio.CancelledError:
