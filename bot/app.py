@@ -8,6 +8,7 @@ import logging
 
 from sqlalchemy import event
 from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -35,6 +36,7 @@ from bot.services.review.workflow import ReviewService
 from bot.services.users import UserDirectory, user_language
 from bot.telegram.context import JiynApplication, JiynContext, Services
 from bot.telegram.http import (
+    RetryPolicy,
     TelegramLimits,
     TelegramRateLimiter,
     make_get_updates_request,
@@ -42,6 +44,8 @@ from bot.telegram.http import (
 )
 from bot.telegram.jiyn_bot import JiynBot
 from bot.telegram.metrics import Metrics
+from bot.telegram.outage import TelegramOutage, is_outage_error
+from bot.telegram.outbox import Outbox
 from bot.telegram.persistence import DatabasePersistence
 from bot.telegram.processing import ChatOrderedUpdateProcessor
 from handlers.ask import inline, questions, rights, venues
@@ -76,9 +80,20 @@ async def register_commands(application: JiynApplication) -> None:
     await asyncio.gather(*(register(code) for code in (*LANGUAGES, None)))
 
 
+async def _register_commands_or_warn(application: JiynApplication) -> None:
+    """The command list, unless Telegram is not answering (then it stays as registered by the
+    last start: serving must not wait for the menu)."""
+    try:
+        await register_commands(application)
+    except NetworkError as error:
+        if isinstance(error, BadRequest):
+            raise
+        log.warning("command list not registered: Telegram is not answering")
+
+
 async def _post_init(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
-    await asyncio.gather(register_commands(application), services.initialize())
+    await asyncio.gather(_register_commands_or_warn(application), services.initialize())
     settings = services.settings
     if settings.volunteer_chat_id is not None:
 
@@ -95,6 +110,7 @@ async def _post_init(application: JiynApplication) -> None:
             settings.default_language,
             settings.timezone,
             city_name,
+            quiet=is_outage_error,
         )
         await services.notifier.initialize()
     # Scheduled work of each journey (the order they were always registered in).
@@ -233,13 +249,21 @@ def build_application(
     metrics = Metrics()
     # Every failed statement, whoever caught it (many callers answer without the database).
     event.listen(engine.sync_engine, "handle_error", lambda _context: metrics.database_errors.inc())
+    outage = TelegramOutage()
     bot = JiynBot(
         bot_token,
         base_url=f"{settings.api_base_url}/bot",
         base_file_url=f"{settings.api_base_url}/file/bot",
         request=make_request(),
         get_updates_request=make_get_updates_request(),
-        rate_limiter=TelegramRateLimiter(rate_limits, on_error=metrics.telegram_error),
+        rate_limiter=TelegramRateLimiter(
+            rate_limits,
+            RetryPolicy(retry_seconds=float(settings.answer_retry_seconds)),
+            on_error=metrics.telegram_error,
+            outage=outage,
+        ),
+        outage=outage,
+        on_unparsable=metrics.updates_unparsable.inc,
     )
 
     async def send_plain(chat_id: int, text: str) -> object:
@@ -272,6 +296,7 @@ def build_application(
         users=UserDirectory(sessions, cipher),
         metrics=metrics,
         errors=ErrorSummaries(send_plain, settings.admin_ids, admin_language),
+        outbox=Outbox(sessions, cipher, bot, metrics, settings.outbox_backoff),
     )
     application: JiynApplication = (
         ApplicationBuilder()

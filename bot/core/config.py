@@ -48,6 +48,11 @@ class Settings:
     digest_time: time = time(21, 0)
     gaps_retention_days: int = 30
     health_port: int | None = None
+    # 5xx, network errors and timeouts of an answer are retried this long (then it is lost;
+    # messages that must not be lost go through the outbox, bot.telegram.outbox).
+    answer_retry_seconds: int = 120
+    # The outbox's first retry wait and its longest wait, in seconds (tests shorten them).
+    outbox_backoff: tuple[float, float] = (1.0, 60.0)
 
     @property
     def secrets(self) -> list[str]:
@@ -303,4 +308,7 @@ def load_settings(
             "JIYN_GAPS_RETENTION_DAYS", env.get("JIYN_GAPS_RETENTION_DAYS"), 30
         ),
         health_port=_port("JIYN_HEALTH_PORT", env.get("JIYN_HEALTH_PORT")),
+        answer_retry_seconds=_positive_int(
+            "JIYN_ANSWER_RETRY_SECONDS", env.get("JIYN_ANSWER_RETRY_SECONDS"), 120, "seconds"
+        ),
     )

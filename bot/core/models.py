@@ -267,3 +267,19 @@ class JobState(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_key: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message that must reach a person (a report's confirmation, a status update, a relayed
+    message), kept until Telegram accepted it (bot.telegram.outbox). The chat id, the text and the
+    buttons are one Fernet ciphertext; the row says only its kind and when to try again."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_on: Mapped[date] = mapped_column(Date)

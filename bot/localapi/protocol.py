@@ -431,6 +431,9 @@ class ServerState:
         self._call_signal = asyncio.Event()
         self._subscribers: list[Callable[[ApiCall], None]] = []
         self._faults: dict[str, deque[_Fault]] = {}
+        self._outage_until = 0.0
+        self._outage_code = 500
+        self._outage_spare: frozenset[str] = frozenset()
 
         self._files: dict[str, _StoredFile] = {}
         self._files_by_path: dict[str, _StoredFile] = {}

@@ -22,7 +22,7 @@ import contextlib
 import copy
 import json
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -323,6 +323,24 @@ class LocalBotApi(Methods):
         fault = _Fault(seconds=seconds, side_effect=side_effect)
         self._faults.setdefault(method.lower(), deque()).extend([fault] * times)
 
+    def outage(
+        self, seconds: float, *, error_code: int = 500, spare: Iterable[str] = ()
+    ) -> None:
+        """Every call, but those of the methods in `spare`, answers `error_code` for the next
+        `seconds` (a Telegram outage); `end_outage()` ends it early."""
+        self._outage_until = asyncio.get_running_loop().time() + seconds
+        self._outage_code = error_code
+        self._outage_spare = frozenset(method.lower() for method in spare)
+
+    def end_outage(self) -> None:
+        """Answer normally again."""
+        self._outage_until = 0.0
+
+    @property
+    def in_outage(self) -> bool:
+        """Whether an outage is going on."""
+        return asyncio.get_running_loop().time() < self._outage_until
+
     async def _handle_method(self, request: web.Request) -> web.Response:
         requested = request.match_info["method"]
         method, handler = self._methods.get(requested.lower(), (requested, None))
@@ -333,8 +351,15 @@ class LocalBotApi(Methods):
         try:
             params = await self._read_params(request)
             await self._sleep(self.latency)
-            faults = self._faults.get(method.lower())
-            fault = faults.popleft() if faults else None
+            if self.in_outage and method.lower() not in self._outage_spare:
+                fault = _Fault(
+                    error_code=self._outage_code,
+                    description=_DEFAULT_DESCRIPTIONS.get(self._outage_code)
+                    or HTTPStatus(self._outage_code).phrase,
+                )
+            else:
+                faults = self._faults.get(method.lower())
+                fault = faults.popleft() if faults else None
             if fault is not None and fault.error_code:
                 raise _ApiError(
                     fault.error_code,

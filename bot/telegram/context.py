@@ -25,6 +25,7 @@ from bot.services.review.stats import StatsService
 from bot.services.review.workflow import ReviewService
 from bot.services.users import UserDirectory
 from bot.telegram.metrics import Metrics
+from bot.telegram.outbox import Outbox
 from knowledge.model import KnowledgeBase
 
 
@@ -52,6 +53,7 @@ class Services:
     metrics: Metrics
     # Made when the Application starts (it sends through the bot), only with a volunteer chat.
     notifier: VolunteerNotifier | None = None
+    outbox: Outbox | None = None
 
     def components(self) -> list[Component]:
         """The services in the order they start (they stop in the reverse order)."""
@@ -66,6 +68,8 @@ class Services:
             self.exports,
             self.stats,
         ]
+        if self.outbox is not None:
+            found.append(self.outbox)
         if self.notifier is not None:
             found.append(self.notifier)
         return found

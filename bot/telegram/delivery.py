@@ -44,17 +44,25 @@ class UpdateAcks:
         """How many updates are being handled."""
         return len(self._in_flight)
 
+    def _held(self) -> list[int]:
+        since = time.monotonic() - HOLD_BACK_LIMIT
+        return [update_id for update_id, at in self._in_flight.items() if at > since]
+
     @property
     def holding_back(self) -> bool:
         """Whether the next getUpdates must ask from an unfinished update."""
-        return self.offset(None) is not None
+        return bool(self._held())
 
     def offset(self, requested: int | None) -> int | None:
         """The offset to ask Telegram with: from the oldest unhandled update still held back,
-        else the one asked for."""
-        since = time.monotonic() - HOLD_BACK_LIMIT
-        held = [update_id for update_id, at in self._in_flight.items() if at > since]
-        return min(held) if held else requested
+        else past every update handed out (and past those skipped without being handed to
+        the Application: PTB does not know of them), else the one asked for."""
+        held = self._held()
+        if held:
+            return min(held)
+        if self._highest >= 0:
+            return max(requested or 0, self._highest + 1)
+        return requested
 
     def take_new(self, update_ids: list[int]) -> list[int]:
         """Of the ids Telegram sent, those not handed out before (now in flight)."""

@@ -5,7 +5,11 @@
 - `TelegramRateLimiter`: keeps outgoing messages under Telegram's limits (about 30 a second
   overall, about 1 a second in one chat with short bursts, 20 a minute in one group), so a burst
   is spread out instead of refused; retries 429 after the time Telegram asks for, and 5xx,
-  network errors and timeouts with bounded exponential backoff.
+  network errors and timeouts with bounded exponential backoff: a few times, and for as long as
+  `RetryPolicy.retry_seconds` (JIYN_ANSWER_RETRY_SECONDS, 120 s by default) after the first
+  failure, so an answer outlives a Telegram outage of a minute or two. Messages that must not be
+  lost at all go through the outbox (bot.telegram.outbox), which asks for a single quick retry here
+  (rate_limit_args `OUTBOX_SEND`) and retries itself, across restarts.
 
 `build_application` wires them with `make_request()`, `make_get_updates_request()` and
 `TelegramRateLimiter()`.
@@ -21,7 +25,7 @@ import random
 import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -30,6 +34,8 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, 
 from telegram.ext import BaseRateLimiter
 from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
+
+from bot.telegram.outage import TelegramOutage
 
 log = logging.getLogger(__name__)
 
@@ -235,10 +241,19 @@ class RetryPolicy:
     # 429: wait what Telegram asks and try again, as often as it takes, unless it asks for more
     # than this (the bot is then flood-banned for a long time; waiting inside a handler is worse).
     max_retry_after: float = 300.0
-    # 5xx, network errors and timeouts: this many retries, waits doubling from base to cap.
+    # 5xx, network errors and timeouts: this many retries, or with `retry_seconds` set, as many
+    # as fit in that many seconds after the first failure; waits doubling from base to cap.
     network_retries: int = 4
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
+    retry_seconds: float = 0.0
+
+    def retry_again(self, retry_number: int, failing_for: float, delay: float) -> bool:
+        """Whether to make network retry number retry_number (1-based) after `delay` seconds,
+        the call having failed for `failing_for` seconds."""
+        if self.retry_seconds > 0:
+            return failing_for + delay <= self.retry_seconds
+        return retry_number <= self.network_retries
 
     def backoff(self, retry_number: int) -> float:
         """Seconds to wait before network retry number retry_number (1-based), with jitter."""
@@ -250,6 +265,9 @@ class RetryPolicy:
 # Calls that put a message into a chat count against its limits; answers to callback and
 # inline queries, chat actions and reads do not (Telegram does not count them as messages, and
 # holding them back would only make buttons look frozen).
+# rate_limit_args of the outbox's sends: one quick retry, then the outbox's own backoff.
+OUTBOX_SEND: RateLimitArgs = {"network_retries": 1, "retry_seconds": 0.0}
+
 _PACED_PREFIXES = ("send", "copyMessage", "forwardMessage", "editMessage")
 _UNPACED = frozenset({"sendChatAction"})
 
@@ -330,6 +348,7 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
         "_chats",
         "_limits",
         "_on_error",
+        "_outage",
         "_overall",
         "_overall_turn",
         "_policy",
@@ -343,9 +362,12 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
         limits: TelegramLimits | None = None,
         retry: RetryPolicy | None = None,
         on_error: Callable[[TelegramError], None] | None = None,
+        outage: TelegramOutage | None = None,
     ) -> None:
-        """`on_error` is told of every failed attempt (metrics), retried or not."""
+        """`on_error` is told of every failed attempt (metrics), retried or not; `outage` of
+        every attempt's outcome (the outage log)."""
         self._on_error = on_error
+        self._outage = outage
         self._limits = limits or TelegramLimits()
         self._policy = retry or RetryPolicy()
         self._overall = _SlidingWindows(self._limits.overall)
@@ -380,7 +402,13 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
         rate_limit_args: RateLimitArgs | None,
     ) -> JsonResult:
         """Wait for room under the limits, make the call, and retry it while that is right."""
-        call = _Call(endpoint, callback, args, kwargs)
+        policy = self._policy
+        if rate_limit_args:
+            policy = replace(
+                policy,
+                **{k: v for k, v in rate_limit_args.items() if k in _POLICY_OVERRIDES},
+            )
+        call = _Call(endpoint, callback, args, kwargs, policy)
         if not is_paced(endpoint):
             return await self._call_with_retries(call, paced=False, chat=None)
         chat_id = data.get("chat_id")
@@ -396,6 +424,9 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
         self, call: _Call, *, paced: bool, chat: _ChatState | None
     ) -> JsonResult:
         network_retries = 0
+        failing_since: float | None = None
+        policy = call.policy
+        loop = asyncio.get_running_loop()
         while True:
             if paced:
                 await self._wait_for_room(chat)
@@ -403,7 +434,7 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
                 return await self._attempt(call)
             except RetryAfter as error:
                 seconds = _retry_after_seconds(error)
-                if seconds > self._policy.max_retry_after:
+                if seconds > policy.max_retry_after:
                     raise
                 log.warning("%s: Telegram asked to wait %.0f s; will retry", call.endpoint, seconds)
                 if paced:
@@ -417,27 +448,38 @@ class TelegramRateLimiter(BaseRateLimiter[RateLimitArgs]):
                 raise  # the request itself is wrong: the same again would fail the same way
             except NetworkError as error:  # also TimedOut, and 5xx answers
                 network_retries += 1
-                if network_retries > self._policy.network_retries:
+                now = loop.time()
+                if failing_since is None:
+                    failing_since = now
+                delay = policy.backoff(network_retries)
+                if not policy.retry_again(network_retries, now - failing_since, delay):
                     raise
-                delay = self._policy.backoff(network_retries)
-                log.warning(
-                    "%s %s (%s); retry %d of %d in %.2f s",
+                # Not a warning: an outage is logged once, by bot.telegram.outage.
+                log.debug(
+                    "%s %s (%s); retry %d in %.2f s",
                     call.endpoint,
                     "timed out" if isinstance(error, TimedOut) else "failed",
                     error.__class__.__name__,
                     network_retries,
-                    self._policy.network_retries,
                     delay,
                 )
                 await asyncio.sleep(delay)
 
     async def _attempt(self, call: _Call) -> JsonResult:
         try:
-            return await call.callback(*call.args, **call.kwargs)
+            result = await call.callback(*call.args, **call.kwargs)
         except TelegramError as error:
             if self._on_error is not None:
                 self._on_error(error)
+            if self._outage is not None:
+                if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+                    self._outage.failed(error)
+                else:
+                    self._outage.answered()  # a refusal or a 429 is Telegram answering
             raise
+        if self._outage is not None:
+            self._outage.answered()
+        return result
 
     def _chat_state(self, chat_id: object) -> _ChatState:
         key = str(chat_id)
@@ -496,3 +538,7 @@ class _Call:
     callback: Callable[..., Coroutine[Any, Any, JsonResult]]
     args: Any
     kwargs: dict[str, Any]
+    policy: RetryPolicy
+
+
+_POLICY_OVERRIDES = frozenset({"network_retries", "retry_seconds", "max_retry_after"})

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dtm
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters, Update
+from telegram._utils.defaultvalue import DefaultValue
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import ExtBot
 
 from bot.telegram.delivery import HOLD_BACK_POLL_SECONDS, UpdateAcks
+from bot.telegram.http import OUTBOX_SEND
+from bot.telegram.outage import TelegramOutage
 
 MAX_UPDATES_PER_PAGE = 100  # getUpdates' default and maximum limit
+
+log = logging.getLogger("jiyn.updates")
 
 
 class JiynBot(ExtBot[None]):
@@ -20,9 +27,24 @@ class JiynBot(ExtBot[None]):
     sends long answers without reading Telegram's copy of them back, and which confirms updates
     to Telegram only once they are handled (bot.telegram.delivery)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        outage: TelegramOutage | None = None,
+        on_unparsable: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._acks = UpdateAcks()
+        self._outage = outage or TelegramOutage()
+        # getUpdates has an outage of its own: it may work while sending fails, or the reverse.
+        self._updates_outage = TelegramOutage("getUpdates")
+        self._on_unparsable = on_unparsable
+
+    @property
+    def outage(self) -> TelegramOutage:
+        """Whether the Bot API answers, logged once per outage."""
+        return self._outage
 
     @property
     def acks(self) -> UpdateAcks:
@@ -42,7 +64,7 @@ class JiynBot(ExtBot[None]):
             if self.acks.holding_back:
                 await self.acks.wait_for_idle(HOLD_BACK_POLL_SECONDS)
             holding_back = self.acks.holding_back
-            updates = await super().get_updates(
+            raw = await self._get_raw_updates(
                 offset=self.acks.offset(offset),
                 limit=limit,
                 # Unconfirmed updates come back at once, so a long poll would not wait anyway.
@@ -50,14 +72,97 @@ class JiynBot(ExtBot[None]):
                 allowed_updates=allowed_updates,
                 **kwargs,
             )
-            fresh = set(self.acks.take_new([update.update_id for update in updates]))
-            if fresh or not updates:
-                return tuple(update for update in updates if update.update_id in fresh)
-            if len(updates) >= (limit or MAX_UPDATES_PER_PAGE):
+            ids = [item["update_id"] for item in raw]
+            fresh = set(self.acks.take_new(ids))
+            updates = [
+                update
+                for update in (self._parse(item) for item in raw if item["update_id"] in fresh)
+                if update is not None
+            ]
+            if fresh or not raw:
+                return tuple(updates)
+            if len(raw) >= (limit or MAX_UPDATES_PER_PAGE):
                 self.acks.give_up()  # a full page of unfinished updates hides the newer ones
 
+    def _parse(self, item: dict[str, Any]) -> Update | None:
+        """The Update, or None for one python-telegram-bot cannot read (a newer or older Bot
+        API than the library's): it is skipped, so the updates after it are not stalled."""
+        try:
+            update = Update.de_json(item, self)
+        except Exception as error:
+            update_id = item["update_id"]
+            self.acks.done(update_id)  # confirmed with the next getUpdates: never comes again
+            kinds = ",".join(sorted(key for key in item if key != "update_id")) or "none"
+            # Ids, field names and the error's class only: the content may be personal.
+            log.warning(
+                "skipped update %d that python-telegram-bot cannot read (kind=%s, %s)",
+                update_id,
+                kinds[:64],
+                type(error).__name__,
+            )
+            if self._on_unparsable is not None:
+                self._on_unparsable()
+            return None
+        self.insert_callback_data(update)
+        return update
+
+    async def _get_raw_updates(
+        self,
+        offset: int | None,
+        limit: int | None,
+        timeout: Any,  # noqa: ASYNC109 - the Bot API parameter
+        allowed_updates: Sequence[str] | None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+        api_kwargs: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """getUpdates as Bot.get_updates makes it, without turning the answer into Updates:
+        PTB parses the whole page at once, so one update it cannot read would fail every poll
+        (and PTB would log the page's content)."""
+        data: dict[str, Any] = {
+            "timeout": timeout,
+            "offset": offset,
+            "limit": limit,
+            "allowed_updates": allowed_updates,
+        }
+        if read_timeout is not None and not isinstance(read_timeout, DefaultValue):
+            base_read_timeout: float = read_timeout or 0
+        else:
+            base_read_timeout = self._request[0].read_timeout or 0
+        if isinstance(timeout, dtm.timedelta):
+            total_read_timeout = base_read_timeout + timeout.total_seconds()
+        else:
+            total_read_timeout = base_read_timeout + (timeout or 0)
+        extra: dict[str, Any] = {}
+        for name, value in (
+            ("write_timeout", write_timeout),
+            ("connect_timeout", connect_timeout),
+            ("pool_timeout", pool_timeout),
+        ):
+            if value is not None:
+                extra[name] = value
+        try:
+            result = await self._post(
+                "getUpdates",
+                data,
+                read_timeout=total_read_timeout,
+                api_kwargs=api_kwargs,
+                **extra,
+            )
+        except NetworkError as error:
+            if not isinstance(error, BadRequest):
+                self._updates_outage.failed(error)
+            raise
+        self._updates_outage.answered()
+        return list(result or [])
+
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
-        """Answer the press; False when Telegram no longer takes an answer to it."""
+        """Answer the press; False when Telegram no longer takes an answer to it, or does not
+        answer at all (an outage: the answer is only the button's spinner or a toast, and the
+        press must still be acted on, without waiting out the outage)."""
+        kwargs.setdefault("rate_limit_args", OUTBOX_SEND)
         try:
             return await super().answer_callback_query(*args, **kwargs)
         except BadRequest as error:
@@ -67,6 +172,8 @@ class JiynBot(ExtBot[None]):
             if "query is too old" in error.message.lower():
                 return False
             raise
+        except NetworkError:
+            return False
 
     async def send_html(
         self,

@@ -14,7 +14,7 @@ from telegram import Update
 from telegram.error import RetryAfter, TelegramError
 
 from bot.core.db import SessionFactory
-from bot.core.models import Report, ReportStatus, utcnow
+from bot.core.models import OutboxMessage, Report, ReportStatus, utcnow
 
 UPDATE_KINDS = (
     "message",
@@ -96,6 +96,28 @@ class Metrics:
             "Reports not yet announced in the volunteer chat (waiting for the group's limit)",
             registry=registry,
         )
+        self.updates_unparsable = Counter(
+            "jiyn_updates_unparsable",
+            "Updates python-telegram-bot could not read, skipped",
+            registry=registry,
+        )
+        self.outbox_waiting = Gauge(
+            "jiyn_outbox_waiting",
+            "Messages that must not be lost, waiting in the outbox for Telegram",
+            registry=registry,
+        )
+        self.outbox_delivered = Counter(
+            "jiyn_outbox_delivered",
+            "Outbox messages Telegram accepted",
+            ["kind"],
+            registry=registry,
+        )
+        self.outbox_dropped = Counter(
+            "jiyn_outbox_dropped",
+            "Outbox messages deleted unsent (expired, blocked, refused, unreadable)",
+            ["kind", "reason"],
+            registry=registry,
+        )
         for kind in (*UPDATE_KINDS, "other"):
             self.updates.labels(kind)  # every series from the start, at 0
 
@@ -125,11 +147,13 @@ class Metrics:
             waiting = await session.scalar(
                 select(func.count(Report.id)).where(Report.notified_at.is_(None))
             )
+            outbox = await session.scalar(select(func.count(OutboxMessage.id)))
         self.reports.set(total or 0)
         self.urgent_unclaimed.set(unclaimed or 0)
         age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
         self.urgent_oldest.set(max(age, 0.0))
         self.alerts_waiting.set(waiting or 0)
+        self.outbox_waiting.set(outbox or 0)
 
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""

@@ -9,7 +9,7 @@ from types import TracebackType
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.telegram.context import JiynContext
 from bot.telegram.metrics import update_kind
@@ -63,6 +63,17 @@ async def handle_error(update: object, context: JiynContext) -> None:
     bug: one warning line without a traceback, and the person is told the database is down
     (a report in progress is kept in memory meanwhile, see ReportService.save_draft)."""
     error = context.error
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        # Telegram did not answer for longer than answers are retried: an outage, logged once by
+        # bot.telegram.outage. One line per update, no traceback, and no apology (it would not
+        # arrive).
+        log.warning(
+            "answer to %s not sent: Telegram is not answering (%s)",
+            describe_update(update),
+            type(error).__name__,
+        )
+        context.services.metrics.handler_errors.labels(type(error).__name__).inc()
+        return
     storage_fault = is_storage_fault(error)
     if storage_fault:
         log.warning(

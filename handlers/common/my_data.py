@@ -68,6 +68,9 @@ async def confirm_forget(update: Update, context: JiynContext) -> None:
     services = context.services
     cleared, draft_deleted = await services.reports.forget(update.effective_user.id)
     settings_deleted = await services.users.forget(update.effective_user.id)
+    if services.outbox is not None:
+        # Messages still waiting for Telegram (status updates, relayed messages) to this chat.
+        await services.outbox.forget_chat(update.effective_chat.id)
     lines = [_("Done. Deleted:")]
     lines.append(
         context.ngettext(

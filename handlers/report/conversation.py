@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from telegram import (
@@ -27,10 +28,11 @@ from telegram.ext import (
 
 from bot.core.dates import parse_moment
 from bot.core.gazetteer import OTHER, gazetteer, is_city_key, valid_coordinates
-from bot.core.models import utcnow
+from bot.core.models import OutboxMessage, utcnow
 from bot.services.report import reports as limits
 from bot.services.report.reports import DraftData, TooManyReports
 from bot.telegram.context import JiynContext
+from bot.telegram.outbox import CONFIRMATION
 from bot.telegram.persistence import REPORT_CONVERSATION
 from handlers.ask import rights, venues
 from handlers.common import language, start
@@ -276,6 +278,16 @@ async def _set_role(update: Update, context: JiynContext, role: str) -> ReportSt
     data.urgent = True
     data.occurred_at = utcnow().isoformat()
     _ = context.gettext
+
+    def confirmation(code: str) -> str:
+        return html.escape(
+            _(
+                "🚨 Volunteers are alerted: report {code}. If you can, answer a few more "
+                "questions; each answer is added to the report at once."
+            ).format(code=code)
+        )
+
+    rows: list[OutboxMessage] = []
     try:
         code = await context.services.reports.submit_quick(
             update.effective_chat.id,
@@ -283,19 +295,52 @@ async def _set_role(update: Update, context: JiynContext, role: str) -> ReportSt
             context.language,
             data,
             ReportStep.WHERE,
+            filed=_confirm_in_outbox(update, context, rows, confirmation, None),
         )
     except TooManyReports:
         return await _refuse_flood(update, context)
     if context.services.notifier is not None:
         context.services.notifier.wake()
-    await update.effective_chat.send_message(
-        _(
-            "🚨 Volunteers are alerted: report {code}. If you can, answer a few more questions; "
-            "each answer is added to the report at once."
-        ).format(code=code)
-    )
+    await _send_confirmation(update, context, rows, confirmation(code), None)
     await ask_step(update, context, ReportStep.WHERE, data)
     return ReportStep.WHERE
+
+
+def _confirm_in_outbox(
+    update: Update,
+    context: JiynContext,
+    rows: list[OutboxMessage],
+    render: Callable[[str], str],
+    markup: ReplyKeyboardRemove | None,
+) -> Callable[[object, str], object] | None:
+    """What writes a report's confirmation to the outbox in the transaction filing it."""
+    outbox = context.services.outbox
+    if outbox is None:
+        return None
+    chat_id = update.effective_chat.id
+
+    def filed(session: object, code: str) -> None:
+        rows.append(
+            outbox.add(session, CONFIRMATION, chat_id, render(code), reply_markup=markup)
+        )
+
+    return filed
+
+
+async def _send_confirmation(
+    update: Update,
+    context: JiynContext,
+    rows: list[OutboxMessage],
+    text: str,
+    markup: ReplyKeyboardRemove | None,
+) -> None:
+    """Deliver the confirmation written to the outbox now (or, in an outage, from the outbox
+    later); without an outbox, send it."""
+    outbox = context.services.outbox
+    if outbox is not None and rows:
+        await outbox.deliver_now([row.id for row in rows])
+        return
+    await update.effective_chat.send_message(text, parse_mode="HTML", reply_markup=markup)
 
 
 async def _next(
@@ -675,6 +720,17 @@ async def confirm_report(update: Update, context: JiynContext) -> int:
     if draft is None:
         await update.effective_chat.send_message(_("This report was already sent or cancelled."))
         return ConversationHandler.END
+
+    def confirmation(code: str) -> str:
+        return _(
+            "✅ Report <b>{code}</b> is received.\n\n"
+            "What happens next: volunteers review reports by urgency. If you agreed, they will "
+            "write to you here, through the bot. /myreports shows the status; you can delete "
+            "your data at any time with /forget.\n\n"
+            "What to do now:"
+        ).format(code=html.escape(code))
+
+    rows: list[OutboxMessage] = []
     try:
         code = await context.services.reports.submit(
             update.effective_chat.id,
@@ -682,22 +738,15 @@ async def confirm_report(update: Update, context: JiynContext) -> int:
             context.language,
             draft.data,
             draft.report_id,
+            filed=_confirm_in_outbox(
+                update, context, rows, confirmation, ReplyKeyboardRemove()
+            ),
         )
     except TooManyReports:
         return await _refuse_flood(update, context)
     if context.services.notifier is not None:
         context.services.notifier.wake()
-    await update.effective_chat.send_message(
-        _(
-            "✅ Report <b>{code}</b> is received.\n\n"
-            "What happens next: volunteers review reports by urgency. If you agreed, they will "
-            "write to you here, through the bot. /myreports shows the status; you can delete "
-            "your data at any time with /forget.\n\n"
-            "What to do now:"
-        ).format(code=html.escape(code)),
-        parse_mode="HTML",
-        reply_markup=ReplyKeyboardRemove(),
-    )
+    await _send_confirmation(update, context, rows, confirmation(code), ReplyKeyboardRemove())
     if draft.data.role in ("witness", "relative"):
         await rights.send_relatives_steps(update, context)
     else:

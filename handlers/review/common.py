@@ -16,6 +16,7 @@ from bot.core.i18n import N_, gettext_for
 from bot.core.models import ReportStatus, utcnow
 from bot.services.review.workflow import Change, ReviewError, ReviewService
 from bot.telegram.context import JiynContext
+from bot.telegram.outbox import STATUS
 from handlers.common.my_data import STATUS_NAMES
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,11 @@ async def notify_reporter(context: JiynContext, change: Change) -> None:
                 ]
             ]
         )
+    outbox = context.services.outbox
+    if outbox is not None:
+        # Delivered now, or from the outbox when Telegram answers again (a blocked bot: dropped).
+        await outbox.send(STATUS, change.reporter_chat_id, text, reply_markup=markup)
+        return
     try:
         await context.bot.send_message(
             change.reporter_chat_id, text, parse_mode="HTML", reply_markup=markup

@@ -13,10 +13,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.core.i18n import gettext_for
-from bot.core.models import Role
+from bot.core.models import OutboxMessage, Role
 from bot.services.review.access import RANK
 from bot.services.review.workflow import MAX_MESSAGE, Pending, ReviewError
 from bot.telegram.context import JiynContext
+from bot.telegram.outbox import DELIVERED, RELAY, WAITING
 from handlers.review.access import authorize, in_private_chat
 from handlers.review.common import error_text, review_service, tell
 
@@ -74,13 +75,35 @@ async def send_message_to_reporter(
     except ReviewError as error:
         await update.effective_message.reply_text(error_text(context, error))
         return True
-    event_id = await service.record_message_to_reporter(contact.report_id, user_id, text)
-    body, reply = _message_to_reporter(
-        gettext_for(contact.language), contact.code, text, contact.report_id, event_id
+    outbox = context.services.outbox
+    rows: list[OutboxMessage] = []
+
+    def to_outbox(session: object, event_id: int) -> None:
+        if outbox is not None:
+            body, reply = _message_to_reporter(
+                gettext_for(contact.language), contact.code, text, contact.report_id, event_id
+            )
+            rows.append(outbox.add(session, RELAY, contact.chat_id, body, reply_markup=reply))
+
+    event_id = await service.record_message_to_reporter(
+        contact.report_id, user_id, text, then=to_outbox
     )
-    try:
-        await context.bot.send_message(contact.chat_id, body, parse_mode="HTML", reply_markup=reply)
-    except (Forbidden, BadRequest):
+    if outbox is not None:
+        # Delivered now, or from the outbox when Telegram answers again.
+        outcomes = await outbox.deliver_now([row.id for row in rows])
+        delivered = all(outcome in (DELIVERED, WAITING) for outcome in outcomes.values())
+    else:
+        body, reply = _message_to_reporter(
+            gettext_for(contact.language), contact.code, text, contact.report_id, event_id
+        )
+        try:
+            await context.bot.send_message(
+                contact.chat_id, body, parse_mode="HTML", reply_markup=reply
+            )
+            delivered = True
+        except (Forbidden, BadRequest):
+            delivered = False
+    if not delivered:
         await update.effective_message.reply_text(
             _("The message could not be delivered: the reporter has blocked the bot.")
         )
@@ -162,13 +185,32 @@ async def send_reply_to_volunteer(update: Update, context: JiynContext, pending:
     except ReviewError as error:
         await update.effective_message.reply_text(error_text(context, error))
         return True
-    code = await service.record_message_from_reporter(pending.report_id, text)
     services = context.services
     language = await services.users.language_of(volunteer_id, services.settings.default_language)
-    body, buttons = _message_to_volunteer(gettext_for(language), code, text, pending.report_id)
-    try:
-        await context.bot.send_message(volunteer_id, body, parse_mode="HTML", reply_markup=buttons)
-    except TelegramError:
+    outbox = services.outbox
+    rows: list[OutboxMessage] = []
+
+    def to_outbox(session: object, code: str) -> None:
+        if outbox is not None:
+            body, buttons = _message_to_volunteer(
+                gettext_for(language), code, text, pending.report_id
+            )
+            rows.append(outbox.add(session, RELAY, volunteer_id, body, reply_markup=buttons))
+
+    code = await service.record_message_from_reporter(pending.report_id, text, then=to_outbox)
+    if outbox is not None:
+        outcomes = await outbox.deliver_now([row.id for row in rows])
+        delivered = all(outcome in (DELIVERED, WAITING) for outcome in outcomes.values())
+    else:
+        body, buttons = _message_to_volunteer(gettext_for(language), code, text, pending.report_id)
+        try:
+            await context.bot.send_message(
+                volunteer_id, body, parse_mode="HTML", reply_markup=buttons
+            )
+            delivered = True
+        except TelegramError:
+            delivered = False
+    if not delivered:
         log.warning("could not relay a reporter's message to a volunteer")
         await update.effective_message.reply_text(
             _("Sorry, the message could not be delivered. Please try again later.")

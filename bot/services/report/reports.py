@@ -9,7 +9,7 @@ import copy
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,10 @@ from bot.core.models import (
     utcnow,
 )
 from bot.services.component import Component
+
+# Called inside the transaction that files a report, with its code (bot.telegram.outbox writes the
+# confirmation there, so a filed report always has its confirmation waiting).
+Filed = Callable[[Any, str], object]
 
 log = logging.getLogger(__name__)
 
@@ -331,10 +335,17 @@ class ReportService(Component):
         report.consent_to_contact = bool(data.consent)
 
     async def submit(
-        self, chat_id: int, user_id: int, language: str, data: DraftData, report_id: int | None
+        self,
+        chat_id: int,
+        user_id: int,
+        language: str,
+        data: DraftData,
+        report_id: int | None,
+        filed: Filed | None = None,
     ) -> str:
         """Turn the answers into a report (or complete the quick report already filed); returns
-        its code. The draft is deleted in the same transaction."""
+        its code. The draft is deleted in the same transaction, and `filed(session, code)` runs
+        in it (the confirmation written to the outbox)."""
         owner_hash = self.cipher.lookup_hash(user_id)
         async with self.sessions.begin() as session:
             report = await session.get(Report, report_id) if report_id else None
@@ -359,14 +370,23 @@ class ReportService(Component):
                 )
             )
             code = report.code
+            if filed is not None:
+                filed(session, code)
         self._forget_cached(user_id)
         return code
 
     async def submit_quick(
-        self, chat_id: int, user_id: int, language: str, data: DraftData, step: int
+        self,
+        chat_id: int,
+        user_id: int,
+        language: str,
+        data: DraftData,
+        step: int,
+        filed: Filed | None = None,
     ) -> str:
         """File an urgent report at once ("I am being detained now") and keep the draft going so
-        the person can add details if they still can."""
+        the person can add details if they still can; `filed(session, code)` runs in the same
+        transaction."""
         owner_hash = self.cipher.lookup_hash(user_id)
         async with self.sessions.begin() as session:
             await self._check_daily_limit(session, user_id)
@@ -394,6 +414,8 @@ class ReportService(Component):
             draft.report_id = report.id
             draft.updated_at = utcnow()
             code, report_id = report.code, report.id
+            if filed is not None:
+                filed(session, code)
         self._remember(
             Draft(draft.id, chat_id, user_id, int(step), copy.deepcopy(data), report_id, utcnow())
         )

@@ -55,7 +55,10 @@ class VolunteerNotifier(Component):
         timezone: ZoneInfo,
         city_name: Callable[[str, str], str],
         per_minute: int = GROUP_MESSAGES_PER_MINUTE,
+        quiet: Callable[[BaseException], bool] = lambda _error: False,
     ) -> None:
+        """`quiet(error)` tells a failure to retry without a traceback (a Telegram outage,
+        logged once by bot.telegram.outage; the services do not know Telegram's errors)."""
         self.sessions = sessions
         self.send = send
         self.chat_id = chat_id
@@ -63,10 +66,12 @@ class VolunteerNotifier(Component):
         self.timezone = timezone
         self.city_name = city_name
         self.interval = 60.0 / per_minute
+        self._quiet = quiet
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_sent = float("-inf")
         self._paced = asyncio.Lock()
+        self._failures = 0
 
     async def initialize(self) -> None:
         """Run the sending loop in the background."""
@@ -188,7 +193,13 @@ class VolunteerNotifier(Component):
                     await self._mark_sent(ids)
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    # The database or Telegram is down: keep the alerts and try again shortly.
-                    log.exception("volunteer alert failed; will retry")
-                    self._last_sent = loop.time()
+                except Exception as error:
+                    # The database or Telegram is down: keep the alerts and try again, waiting
+                    # longer each time (a Telegram outage is logged once, by bot.telegram.outage).
+                    self._failures += 1
+                    if not self._quiet(error):
+                        log.exception("volunteer alert failed; will retry")
+                    backoff = min(60.0, self.interval * 2 ** min(self._failures, 10))
+                    self._last_sent = loop.time() + backoff - self.interval
+                else:
+                    self._failures = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -34,15 +35,24 @@ class Relay(ReviewBase):
             chat = self.cipher.decrypt(report.reporter_chat_enc)
         return Contact(report.id, report.code, int(chat or 0), report.reporter_language)
 
-    async def record_message_to_reporter(self, report_id: int, actor_id: int, text: str) -> int:
+    async def record_message_to_reporter(
+        self,
+        report_id: int,
+        actor_id: int,
+        text: str,
+        then: Callable[[Any, int], object] | None = None,
+    ) -> int:
         """Store a relayed message (encrypted); returns its event id, which the reporter's
-        Reply button names."""
+        Reply button names. `then(session, event_id)` runs in the same transaction (the
+        message written to the outbox)."""
         async with self.sessions.begin() as session:
             report = await self._lock(session, report_id)
             event = self._event(report, actor_id, "relay_out", text)
             session.add(event)
             await session.flush()
             event_id: int = event.id
+            if then is not None:
+                then(session, event_id)
             return event_id
 
     async def check_reporter(self, reporter_id: int, report_id: int) -> None:
@@ -88,10 +98,14 @@ class Relay(ReviewBase):
             )
         return self.cipher.decrypt_id(holder)
 
-    async def record_message_from_reporter(self, report_id: int, text: str) -> str:
+    async def record_message_from_reporter(
+        self, report_id: int, text: str, then: Callable[[Any, str], object] | None = None
+    ) -> str:
         """Store a reporter's relayed message (encrypted, without who sent it); returns the
-        report's code."""
+        report's code. `then(session, code)` runs in the same transaction."""
         async with self.sessions.begin() as session:
             report = await self._lock(session, report_id)
             session.add(self._event(report, None, "relay_in", text))
+            if then is not None:
+                then(session, report.code)
             return report.code
