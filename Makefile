@@ -21,11 +21,13 @@ console: install
 # (.ci/run starts a server and sets it, and requires them with JIYN_REQUIRE_POSTGRES=1).
 test: install
 	$(BIN)/ruff check bot handlers knowledge tests bench migrations
+	$(BIN)/mypy
 	$(BIN)/jiyn kb check
 	$(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check bot handlers knowledge tests bench migrations
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[test,bench]'

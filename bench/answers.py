@@ -7,7 +7,7 @@ Run: .venv/bin/python -m bench.answers [--users N] [--per-user K] [--no-write]
 Prints answers per second, p50/p99 latency (from a question being sent to its answer arriving),
 CPU time per answer and whether each user got their answers in order, with Jiyn / echo ratios
 (Jiyn also runs with Telegram's rate limits lifted, to show what the bot itself can do); then the
-HTTP clients (PTB's default httpx against bot.http.AiohttpRequest) on the same calls.
+HTTP clients (PTB's default httpx against bot.telegram.http.AiohttpRequest) on the same calls.
 Updates the "## Answers" section of BENCHMARKS.md.
 """
 
@@ -45,7 +45,7 @@ from bench.common import (
     work_directory,
     write_section,
 )
-from bot.localapi import LocalBotApi
+from bot.localapi.server import LocalBotApi
 
 SECTION = "## Answers"
 EVAL_FILE = REPO_ROOT.parent / "shared/eval/questions.yaml"
@@ -195,7 +195,7 @@ async def run_once(
 
 
 def _migrate(work_dir: Path) -> None:
-    from bot.migrate import upgrade_database
+    from bot.core.migrate import upgrade_database
 
     data_dir = work_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -270,16 +270,19 @@ async def run_profile(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- components
 
 # Jiyn's own work per answer, measured alone in a fresh interpreter: the knowledge base answering
-# (knowledge/answer.py) and the user lookup that runs before every handler (handlers/middleware.py
-# via bot/services/users.py) for users it already knows: from the directory's memory, as the bot
-# does it, and through the database (SQLite), as it did before the directory.
+# (knowledge/answer.py) and the user lookup that runs before every handler
+# (handlers/common/middleware.py via bot/services/users.py) for users it already knows: from the
+# directory's memory, as the bot does it, and through the database (SQLite), as it did before
+# the directory.
 _COMPONENTS = """
 import asyncio, json, sys, tempfile, time
 from pathlib import Path
 import yaml
-from bot.db import create_engine, create_session_factory
-from bot.migrate import upgrade_database
+from bot.core.db import create_engine, create_session_factory
+from bot.core.migrate import upgrade_database
+from bot.core.crypto import Cipher
 from bot.services.users import UserDirectory, touch_user
+from cryptography.fernet import Fernet
 from knowledge.answer import answer_question
 from knowledge.loader import load_knowledge
 
@@ -296,13 +299,14 @@ answer_ms = (time.process_time() - started) * 1000 / (5 * len(questions))
 async def lookups(url):
     engine = create_engine(url)
     sessions = create_session_factory(engine)
-    directory = UserDirectory(sessions)
+    cipher = Cipher((Fernet.generate_key(),))
+    directory = UserDirectory(sessions, cipher)
     for user_id in range(100):
         await directory.saved_language(user_id, "ru")
     started = time.process_time()
     for _ in range(5):
         for user_id in range(100):
-            await touch_user(sessions, user_id, "ru")
+            await touch_user(sessions, cipher, user_id, "ru")
     database_ms = (time.process_time() - started) * 1000 / 500
     started = time.process_time()
     for _ in range(500):
@@ -342,7 +346,7 @@ def measure_components(questions: list[str]) -> dict[str, float]:
 CLIENTS = ("httpx", "aiohttp")
 CLIENT_NAMES = {
     "httpx": "PTB default (HTTPXRequest, pool 256)",
-    "aiohttp": "bot.http.AiohttpRequest (pool 256)",
+    "aiohttp": "bot.telegram.http.AiohttpRequest (pool 256)",
 }
 
 
@@ -400,7 +404,7 @@ async def client_process(client: str, api_url: str, calls: int, concurrency: int
     from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
     from telegram.request import HTTPXRequest
 
-    from bot.http import AiohttpRequest
+    from bot.telegram.http import AiohttpRequest
 
     request = AiohttpRequest() if client == "aiohttp" else HTTPXRequest()
     bot = Bot(BENCH_TOKEN, base_url=f"{api_url}/bot", request=request)
@@ -497,8 +501,8 @@ def report(
         )
         uncapped = [r for r in results if r.bot == JIYN_UNCAPPED]
         lines.append(
-            "- Jiyn sends at most 30 messages a second (Telegram's limit, bot/http.py), so that "
-            "is its ceiling here. With the limits lifted (same build, `rate_limits` of "
+            "- Jiyn sends at most 30 messages a second (Telegram's limit, bot/telegram/http.py), "
+            "so that is its ceiling here. With the limits lifted (same build, `rate_limits` of "
             "`build_application`) it answers "
             + ", ".join(f"{r.answers_per_second:.0f}/s at {_ms(r.latency)}" for r in uncapped)
             + ": Telegram's cap, not the bot, is what holds it back."

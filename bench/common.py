@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.localapi import ApiCall, LocalBotApi
+from bot.localapi.server import ApiCall, LocalBotApi
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_FILE = REPO_ROOT / "BENCHMARKS.md"
@@ -297,8 +297,8 @@ def run_uncapped_jiyn() -> None:
     from telegram import Update
 
     from bot.app import build_application
-    from bot.config import load_settings
-    from bot.http import TelegramLimits, Window
+    from bot.core.config import load_settings
+    from bot.telegram.http import TelegramLimits, Window
 
     unlimited = (Window(1_000_000, 1.0),)
     limits = TelegramLimits(overall=unlimited, private_chat=unlimited, group_chat=unlimited)

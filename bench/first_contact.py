@@ -34,7 +34,7 @@ from bench.common import (
     work_directory,
     write_section,
 )
-from bot.localapi import LocalBotApi
+from bot.localapi.server import LocalBotApi
 
 SECTION = "## First contact"
 FIRST_USER_ID = 400_000_000

@@ -27,16 +27,16 @@ from sqlalchemy import func, select
 
 from bench.common import machine, median, percentile, write_section
 from bot.app import build_application
-from bot.crypto import Cipher
-from bot.db import create_engine, create_session_factory
-from bot.http import TelegramLimits, Window
-from bot.localapi import ApiCall, LocalBotApi
-from bot.migrate import upgrade_database
-from bot.models import Report, ReportDraft
+from bot.core.crypto import Cipher
+from bot.core.db import create_engine, create_session_factory
+from bot.core.migrate import upgrade_database
+from bot.core.models import Report, ReportDraft
+from bot.localapi.server import ApiCall, LocalBotApi
 from bot.runner import polling
-from bot.services.reports import DraftData, ReportService
-from tests.conftest import fresh_postgres_database
-from tests.harness import TEST_KEY, make_settings
+from bot.services.report.reports import DraftData, ReportService
+from bot.telegram.http import TelegramLimits, Window
+from tests.support.databases import fresh_postgres_database
+from tests.support.harness import TEST_KEY, make_settings
 
 UNLIMITED = TelegramLimits(
     overall=(Window(1_000_000, 1.0),),

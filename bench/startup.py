@@ -36,7 +36,7 @@ from bench.common import (
     work_directory,
     write_section,
 )
-from bot.localapi import LocalBotApi
+from bot.localapi.server import LocalBotApi
 
 SECTION = "## Memory and start-up"
 LATENCIES = (0.0, 0.1)
@@ -83,7 +83,7 @@ async def start_once(bot_kind: str, latency: float, question: str) -> StartResul
 
 
 def _migrate(work_dir: Path) -> None:
-    from bot.migrate import upgrade_database
+    from bot.core.migrate import upgrade_database
 
     data_dir = work_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)

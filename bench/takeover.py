@@ -35,9 +35,9 @@ from bench.common import (
     work_directory,
     write_section,
 )
-from bot.localapi import LocalBotApi
-from bot.migrate import upgrade_database
-from tests.conftest import fresh_postgres_database
+from bot.core.migrate import upgrade_database
+from bot.localapi.server import LocalBotApi
+from tests.support.databases import fresh_postgres_database
 
 SECTION = "## Take-over"
 QUESTION = "Какой штраф за участие в несанкционированном митинге?"

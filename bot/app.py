@@ -1,15 +1,15 @@
-"""Application wiring: the PTB Application, its handlers, its services and its lifecycle."""
+"""Application wiring: the PTB Application, its handlers, its services and its lifecycle.
+BOT_COMMANDS is re-exported from handlers.menu for callers of the old place."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from sqlalchemy import event
 from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -20,60 +20,50 @@ from telegram.ext import (
     filters,
 )
 
-from bot import jobs
-from bot.config import Settings
-from bot.context import JiynContext, Services
-from bot.crypto import Cipher
-from bot.db import create_engine, create_session_factory
-from bot.http import TelegramLimits, TelegramRateLimiter, make_get_updates_request, make_request
-from bot.i18n import LANGUAGES, N_, gettext_for
-from bot.metrics import Metrics
-from bot.persistence import DatabasePersistence
-from bot.processing import ChatOrderedUpdateProcessor
+from bot.core.config import Settings
+from bot.core.crypto import Cipher
+from bot.core.db import DATABASE_ERRORS, create_engine, create_session_factory
+from bot.core.i18n import LANGUAGES, gettext_for
+from bot.services.ask.feedback import FeedbackService
+from bot.services.ask.gaps import GapService
 from bot.services.error_summary import ErrorSummaries
-from bot.services.notify import VolunteerNotifier
-from bot.services.reports import DATABASE_ERRORS, ReportService
-from bot.services.review import ReviewService
+from bot.services.report.reports import ReportService
+from bot.services.review.access import AccessService
+from bot.services.review.export import ExportService
+from bot.services.review.notify import VolunteerNotifier
+from bot.services.review.stats import StatsService
+from bot.services.review.workflow import ReviewService
 from bot.services.users import UserDirectory, user_language
-from bot.telegram_bot import JiynBot
-from handlers import (
-    errors,
-    fallback,
-    inline,
-    language,
-    middleware,
-    my_data,
-    questions,
-    report,
-    review,
-    review_input,
-    review_relay,
-    review_reports,
-    review_team,
-    rights,
-    start,
-    venues,
+from bot.telegram.context import JiynApplication, JiynContext, Services
+from bot.telegram.http import (
+    RetryPolicy,
+    TelegramLimits,
+    TelegramRateLimiter,
+    make_get_updates_request,
+    make_request,
 )
-from handlers.review_common import town_name
+from bot.telegram.jiyn_bot import JiynBot
+from bot.telegram.metrics import Metrics
+from bot.telegram.outage import TelegramOutage, is_outage_error
+from bot.telegram.outbox import Outbox
+from bot.telegram.persistence import DatabasePersistence
+from bot.telegram.processing import ChatOrderedUpdateProcessor
+from handlers.ask import inline, questions, rights, venues
+from handlers.common import errors, fallback, language, middleware, my_data, start
+from handlers.common import jobs as common_jobs
+from handlers.common.places import town_name
+from handlers.menu import BOT_COMMANDS
+from handlers.report import conversation as report
+from handlers.report import jobs as report_jobs
+from handlers.review import cards as review
+from handlers.review import jobs as review_jobs
+from handlers.review import relay as review_relay
+from handlers.review import reports as review_reports
+from handlers.review import team as review_team
+from handlers.review import typed_input as review_input
 from knowledge.loader import load_knowledge
 
 log = logging.getLogger(__name__)
-
-# (command, description) in the menu Telegram shows next to the input field.
-BOT_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", N_("Main menu")),
-    ("venues", N_("Where assemblies may be held")),
-    ("rights", N_("If you are detained")),
-    ("report", N_("Report a detention")),
-    ("myreports", N_("My reports and their status")),
-    ("forget", N_("Delete my data")),
-    ("language", N_("Change the language")),
-    ("help", N_("How to use the bot")),
-)
-
-
-JiynApplication = Application[Any, JiynContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]
-
 
 async def register_commands(application: JiynApplication) -> None:
     """Register the command list in every language, and the default one (all at once: each
@@ -90,9 +80,20 @@ async def register_commands(application: JiynApplication) -> None:
     await asyncio.gather(*(register(code) for code in (*LANGUAGES, None)))
 
 
+async def _register_commands_or_warn(application: JiynApplication) -> None:
+    """The command list, unless Telegram is not answering (then it stays as registered by the
+    last start: serving must not wait for the menu)."""
+    try:
+        await register_commands(application)
+    except NetworkError as error:
+        if isinstance(error, BadRequest):
+            raise
+        log.warning("command list not registered: Telegram is not answering")
+
+
 async def _post_init(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
-    await asyncio.gather(register_commands(application), services.users.initialize())
+    await asyncio.gather(_register_commands_or_warn(application), services.initialize())
     settings = services.settings
     if settings.volunteer_chat_id is not None:
 
@@ -109,18 +110,18 @@ async def _post_init(application: JiynApplication) -> None:
             settings.default_language,
             settings.timezone,
             city_name,
+            quiet=is_outage_error,
         )
-        services.notifier.start()
-    jobs.schedule(application)
+        await services.notifier.initialize()
+    # Scheduled work of each journey (the order they were always registered in).
+    report_jobs.schedule(application)
+    common_jobs.schedule(application)
+    review_jobs.schedule(application)
 
 
 async def _post_stop(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
-    if services.notifier is not None:
-        await services.notifier.stop()
-    await services.reports.stop()
-    await services.users.shutdown()
-    await services.errors.stop()
+    await services.shutdown()
 
 
 async def _post_shutdown(application: JiynApplication) -> None:
@@ -248,13 +249,21 @@ def build_application(
     metrics = Metrics()
     # Every failed statement, whoever caught it (many callers answer without the database).
     event.listen(engine.sync_engine, "handle_error", lambda _context: metrics.database_errors.inc())
+    outage = TelegramOutage()
     bot = JiynBot(
         bot_token,
         base_url=f"{settings.api_base_url}/bot",
         base_file_url=f"{settings.api_base_url}/file/bot",
         request=make_request(),
         get_updates_request=make_get_updates_request(),
-        rate_limiter=TelegramRateLimiter(rate_limits, on_error=metrics.telegram_error),
+        rate_limiter=TelegramRateLimiter(
+            rate_limits,
+            RetryPolicy(retry_seconds=float(settings.answer_retry_seconds)),
+            on_error=metrics.telegram_error,
+            outage=outage,
+        ),
+        outage=outage,
+        on_unparsable=metrics.updates_unparsable.inc,
     )
 
     async def send_plain(chat_id: int, text: str) -> object:
@@ -262,7 +271,7 @@ def build_application(
 
     async def admin_language(telegram_id: int) -> str:
         try:
-            return await user_language(sessions, telegram_id, settings.default_language)
+            return await user_language(sessions, cipher, telegram_id, settings.default_language)
         except DATABASE_ERRORS:
             return settings.default_language
 
@@ -277,11 +286,17 @@ def build_application(
         sessions=sessions,
         knowledge=load_knowledge(),
         cipher=cipher,
+        access=AccessService(settings, sessions, cipher),
+        feedback=FeedbackService(sessions),
+        gaps=GapService(sessions),
         reports=reports,
         review=ReviewService(sessions, cipher),
-        users=UserDirectory(sessions),
+        exports=ExportService(sessions, cipher),
+        stats=StatsService(sessions),
+        users=UserDirectory(sessions, cipher),
         metrics=metrics,
         errors=ErrorSummaries(send_plain, settings.admin_ids, admin_language),
+        outbox=Outbox(sessions, cipher, bot, metrics, settings.outbox_backoff),
     )
     application: JiynApplication = (
         ApplicationBuilder()

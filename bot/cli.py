@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot import __version__
-from bot.config import ConfigError, Settings, load_settings, redact_url
-from bot.logs import configure_logging
+from bot.core.config import ConfigError, Settings, load_settings, redact_url
+from bot.core.logs import configure_logging
 
 if TYPE_CHECKING:
-    from bot.services.gaps import GapSummary
+    from bot.services.ask.gaps import GapSummary
 
 log = logging.getLogger("jiyn")
 
@@ -35,12 +35,12 @@ def _settings_or_exit() -> Settings:
 
 def _upgrade_with_retries(settings: Settings) -> None:
     """Apply migrations, waiting for a database that is still starting up."""
-    from bot.migrate import upgrade_database
+    from bot.core.migrate import upgrade_database
 
     delay = 1.0
     for attempt in range(1, DB_ATTEMPTS + 1):
         try:
-            upgrade_database(settings.database_url)
+            upgrade_database(settings.database_url, encryption_keys=settings.encryption_keys)
             return
         except Exception as error:  # any driver error means the same to the operator
             print(
@@ -122,7 +122,7 @@ def command_console(args: argparse.Namespace) -> int:
         filename=str(settings.data_dir / "console.log"),
     )
     _upgrade_with_retries(settings)
-    from bot.console import run_console
+    from bot.localapi.console import run_console
 
     return run_console(settings, user_id=args.user_id, language_code=args.language)
 
@@ -153,8 +153,8 @@ def command_kb_gaps(args: argparse.Namespace) -> int:
     """List the questions that got no answer, a "Did you mean…" or a 👎."""
     import asyncio
 
-    from bot.db import create_engine, create_session_factory
-    from bot.services.gaps import list_gaps
+    from bot.core.db import create_engine, create_session_factory
+    from bot.services.ask.gaps import list_gaps
 
     settings = _settings_or_exit()
     _upgrade_with_retries(settings)
@@ -179,8 +179,8 @@ def command_keys_rotate(_args: argparse.Namespace) -> int:
     """Re-encrypt the personal data under the first key of JIYN_ENCRYPTION_KEY."""
     import asyncio
 
-    from bot.crypto import Cipher
-    from bot.db import create_engine, create_session_factory
+    from bot.core.crypto import Cipher
+    from bot.core.db import create_engine, create_session_factory
     from bot.services.keys import rotate_keys
 
     settings = _settings_or_exit()
@@ -204,7 +204,7 @@ def command_backup(args: argparse.Namespace) -> int:
     """Write a consistent copy of the database (the bot may be running)."""
     from pathlib import Path
 
-    from bot.backup import BackupError, backup
+    from bot.core.backup import BackupError, backup
 
     settings = _settings_or_exit()
     try:
@@ -220,7 +220,7 @@ def command_restore(args: argparse.Namespace) -> int:
     """Put a backup into an empty database."""
     from pathlib import Path
 
-    from bot.backup import BackupError, restore
+    from bot.core.backup import BackupError, restore
 
     settings = _settings_or_exit()
     try:

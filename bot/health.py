@@ -3,7 +3,7 @@
 - `GET /healthz`: 200 while the process runs (a standby too).
 - `GET /readyz`: 200 when this process is the active one and both the database and the Bot API
   answer; 503 otherwise. The JSON body says which: `{"role", "database", "telegram"}`.
-- `GET /metrics`: Prometheus' text format (bot.metrics).
+- `GET /metrics`: Prometheus' text format (bot.telegram.metrics).
 
 Nothing here shows personal data, the token or the database URL.
 """
@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.metrics import Metrics
+from bot.telegram.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -3,14 +3,26 @@ tests): started, fed by long polling or a webhook, and stopped cleanly."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from telegram import Update
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import Updater
 
-from bot.app import JiynApplication
+from bot.telegram.context import JiynApplication
+
+log = logging.getLogger("jiyn.updates")
+
+
+def _polling_error(error: TelegramError) -> None:
+    """A failed getUpdates, in one line: an outage is logged once by bot.telegram.outage, and
+    PTB's own report would be a traceback for every failed poll."""
+    if not isinstance(error, NetworkError):
+        log.warning("getUpdates failed (%s); retrying", type(error).__name__)
 
 
 @dataclass(frozen=True)
@@ -29,8 +41,9 @@ async def running(
     application: JiynApplication, start_updates: Callable[[Updater], Awaitable[object]]
 ) -> AsyncIterator[None]:
     """Start the Application, then its updates (`start_updates`), and stop both on exit,
-    running the same post_init/post_stop/post_shutdown hooks as run_polling()."""
-    await application.initialize()
+    running the same post_init/post_stop/post_shutdown hooks as run_polling(). A Telegram
+    outage at start (getMe failing) is waited out: the outbox's messages go out once it ends."""
+    await _initialize(application)
     if application.post_init:
         await application.post_init(application)
     await application.start()
@@ -50,6 +63,20 @@ async def running(
             await application.post_shutdown(application)
 
 
+async def _initialize(application: JiynApplication) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await application.initialize()
+            return
+        except NetworkError as error:
+            if isinstance(error, BadRequest):
+                raise
+            log.warning("Telegram is not answering at start (%s); waiting", type(error).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
 def polling(
     application: JiynApplication, *, poll_timeout: int = 10
 ) -> AbstractAsyncContextManager[None]:
@@ -57,7 +84,10 @@ def polling(
     return running(
         application,
         lambda updater: updater.start_polling(
-            poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+            poll_interval=0.0,
+            timeout=poll_timeout,
+            allowed_updates=Update.ALL_TYPES,
+            error_callback=_polling_error,
         ),
     )
 

@@ -13,11 +13,10 @@ import logging
 import signal
 from collections.abc import Callable
 
-from bot.app import JiynApplication
-from bot.context import Services
 from bot.health import HealthServer
 from bot.leader import Leadership
 from bot.runner import WebhookOptions, polling, webhook
+from bot.telegram.context import JiynApplication, Services
 
 log = logging.getLogger("jiyn")
 

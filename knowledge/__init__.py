@@ -10,8 +10,7 @@ stemming, language), search (index, ranking, scope), answer (intents, Reply), cl
 
 from __future__ import annotations
 
-from typing import Any
-
+from knowledge.answer import Reply, ReplyButton, answer_question, article_reply, to_plain
 from knowledge.loader import load_knowledge, read_knowledge, validate
 from knowledge.model import Article, KnowledgeBase, KnowledgeError, MciTable, Source, Venue
 
@@ -31,14 +30,3 @@ __all__ = [
     "to_plain",
     "validate",
 ]
-
-_FROM_ANSWER = {"Reply", "ReplyButton", "answer_question", "article_reply", "to_plain"}
-
-
-def __getattr__(name: str) -> Any:
-    """The answer API, imported on first use (it needs the bot's gettext catalogs)."""
-    if name in _FROM_ANSWER:
-        from knowledge import answer
-
-        return getattr(answer, name)
-    raise AttributeError(f"module 'knowledge' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from datetime import date
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from bot.i18n import gettext_for, ngettext_for
+from bot.core.i18n import gettext_for, ngettext_for
 from knowledge.loader import UNCERTAIN_MARK
 from knowledge.model import Article, KnowledgeBase, MciYear, Source
 from knowledge.search import (

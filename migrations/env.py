@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot.db import create_engine
-from bot.models import Base
+from bot.core.db import create_engine
+from bot.core.models import Base
 
 target_metadata = Base.metadata
 
@@ -17,7 +17,7 @@ def _database_url() -> str:
     url = context.config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from bot.config import load_settings
+    from bot.core.config import load_settings
 
     return load_settings().database_url
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.db import create_engine
-from bot.i18n import gettext_for
-from bot.models import Feedback
-from bot.telegram_html import html_to_plain
-from tests.harness import RunningBot, to_chat
+from bot.core.db import create_engine
+from bot.core.i18n import gettext_for
+from bot.core.models import Feedback
+from bot.telegram.html import html_to_plain
+from tests.support.harness import RunningBot, to_chat
 
 
 def _callback_data(call) -> list[str]:

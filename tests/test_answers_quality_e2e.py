@@ -12,11 +12,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from bot.db import create_engine, create_session_factory
-from bot.models import QuestionGap
-from bot.services import gaps
-from bot.telegram_html import html_to_plain
-from tests.harness import RunningBot, run_cli, to_chat
+from bot.core.db import create_engine, create_session_factory
+from bot.core.models import QuestionGap
+from bot.services.ask import gaps
+from bot.telegram.html import html_to_plain
+from tests.support.harness import RunningBot, run_cli, to_chat
 
 
 def _callback_data(call) -> list[str]:

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.backup import _pg_tool
-from bot.db import create_engine
-from bot.models import Base
-from tests.conftest import _postgres_admin_url, fresh_postgres_database
-from tests.harness import TEST_KEY, Person, RunningBot, run_cli
+from bot.core.backup import _pg_tool
+from bot.core.db import create_engine
+from bot.core.models import Base
+from tests.support.databases import fresh_postgres_database, postgres_server_url
+from tests.support.harness import TEST_KEY, Person, RunningBot, run_cli
 
 NAME = "Айгерим Backupova"
 PLACE = "Площадь у акимата"
@@ -45,7 +45,7 @@ async def _empty_database_like(database_url: str, tmp_path: Path) -> AsyncIterat
     if make_url(database_url).get_backend_name() == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'restored.sqlite3'}"
         return
-    admin_url = _postgres_admin_url()
+    admin_url = postgres_server_url()
     assert admin_url is not None
     async with fresh_postgres_database(admin_url) as url:
         yield url

@@ -1,13 +1,13 @@
-"""Confirming updates to Telegram only once they are handled (bot.delivery): the next poll asks
-from the oldest unfinished update, never hands an update out twice, and stops holding back for
-updates stuck longer than the limit or filling a whole page."""
+"""Confirming updates to Telegram only once they are handled (bot.telegram.delivery): the next
+poll asks from the oldest unfinished update, never hands an update out twice, and stops holding
+back for updates stuck longer than the limit or filling a whole page."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot import delivery
-from bot.delivery import UpdateAcks
+from bot.telegram import delivery
+from bot.telegram.delivery import UpdateAcks
 
 
 def test_the_offset_waits_for_the_oldest_unfinished_update() -> None:

@@ -102,7 +102,7 @@ def test_out_of_scope_cases_get_no_answer(kb: KnowledgeBase) -> None:
 
 
 def test_every_eval_reply_is_valid_telegram_html(kb: KnowledgeBase) -> None:
-    telegram_html = pytest.importorskip("bot.telegram_html")
+    telegram_html = pytest.importorskip("bot.telegram.html")
     cases = load_cases(EXTRA_FILE)
     if eval_file().exists():
         cases += load_cases(eval_file())

@@ -6,169 +6,67 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.crypto import Cipher
-from bot.db import create_engine
-from bot.localapi import ApiCall, LocalBotApi
-from bot.migrate import upgrade_database
-from bot.models import Report, ReportDraft
-from bot.services.reports import DraftData
-from handlers.report import ReportStep
-from tests.conftest import (
-    POSTGRES_URL_VARIABLE,
-    REQUIRE_POSTGRES_VARIABLE,
+from bot.core.migrate import upgrade_database
+from bot.localapi.server import ApiCall, LocalBotApi
+from handlers.report.conversation import ReportStep
+from tests.support.databases import (
     fresh_postgres_database,
+    postgres_server_url,
+    report_rows,
 )
-from tests.harness import TEST_KEY, TEST_TOKEN, Person, RunningBot, make_settings
-from tests.test_fuzz import run_unpaced
+from tests.support.harness import (
+    Person,
+    RunningBot,
+    make_settings,
+    run_unpaced,
+)
+from tests.support.processes import (
+    CIPHER,
+    DATABASE_DOWN,
+    NAME,
+    PLACE,
+    POLICE,
+    SUBPROCESS_WAIT,
+    CuttableProxy,
+    RemotePerson,
+    closed_port,
+    draft_rows,
+    run_env,
+    start_report_until_count,
+    to_user,
+    until,
+)
 
 CODE = re.compile(r"R-[A-Z0-9]{4}")
-NAME = "Ерлан Тестов"
-POLICE = "ОП Алмалинского района"
 DETAILS = "Увели к автозаку у акимата"
-PLACE = "Площадь Республики"
-DATABASE_DOWN = "database is not answering"
-CIPHER = Cipher((TEST_KEY.encode(),))
-SUBPROCESS_WAIT = 30.0  # generous: a fresh interpreter imports the whole bot
 
 
 # ------------------------------------------------------------------ helpers
 
 
-def _postgres_admin_url() -> str:
-    """The PostgreSQL test server's URL; skip (or fail, in CI) without one."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE, "").strip()
-    if not url:
-        if os.environ.get(REQUIRE_POSTGRES_VARIABLE) == "1":
-            pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set but PostgreSQL tests are required")
-        pytest.skip(f"needs {POSTGRES_URL_VARIABLE}")
-    return url
 
 
-def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
-class CuttableProxy:
-    """A loopback TCP proxy in front of a server. cut() closes every connection and refuses new
-    ones, as a database that went down; restore() listens again on the same port."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._pipes: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        """Listen (on a new port the first time, then on the same one)."""
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-
-    async def cut(self) -> None:
-        """Drop every connection and stop listening."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._writers):
-            writer.close()
-        for pipe in list(self._pipes):
-            pipe.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-
-    async def restore(self) -> None:
-        """Accept connections again."""
-        await self.start()
-
-    async def _accept(
-        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
-    ) -> None:
-        try:
-            server_reader, server_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_writer.close()
-            return
-        self._writers |= {client_writer, server_writer}
-        pipes = {
-            asyncio.create_task(self._pipe(client_reader, server_writer)),
-            asyncio.create_task(self._pipe(server_reader, client_writer)),
-        }
-        self._pipes |= pipes
-        await asyncio.gather(*pipes, return_exceptions=True)
-        self._pipes -= pipes
-        for writer in (client_writer, server_writer):
-            writer.close()
-            self._writers.discard(writer)
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        finally:
-            writer.close()
 
 
-async def _reports(database_url: str) -> list[Any]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(select(Report))).all())
-    finally:
-        await engine.dispose()
 
 
-async def _drafts(database_url: str) -> list[tuple[int, DraftData]]:
-    """(step, answers) of every draft row, decrypted."""
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            rows = (await connection.execute(select(ReportDraft))).all()
-    finally:
-        await engine.dispose()
-    return [(row.step, DraftData.from_json(CIPHER.decrypt_json(row.data_enc))) for row in rows]
 
-
-async def _until(condition: Any, what: str, seconds: float = 20.0) -> None:
-    """Wait until condition() is true (synchronisation only, not a speed requirement)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError(f"waited {seconds}s for {what}")
-        await asyncio.sleep(0.05)
 
 
 # ------------------------------------------------------------------ database down at start
 
 
-def _run_env(tmp_path: Path, **values: str) -> dict[str, str]:
-    """The process environment of `jiyn run`: ours, without any JIYN_* of the test runner."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("JIYN_")}
-    environ.update(
-        JIYN_BOT_TOKEN=TEST_TOKEN,
-        JIYN_DATA_DIR=str(tmp_path),
-        JIYN_ENCRYPTION_KEY=TEST_KEY,
-        PYTHONUNBUFFERED="1",
-        **values,
-    )
-    return environ
 
 
 async def _start_bot_process(environ: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
@@ -187,9 +85,9 @@ async def _start_bot_process(environ: dict[str, str], cwd: Path) -> asyncio.subp
 async def test_database_never_reachable_at_start_is_retried_then_named_clearly(
     tmp_path: Path,
 ) -> None:
-    port = _closed_port()
+    port = closed_port()
     url = f"postgresql://jiyn:TopSecretPw42@127.0.0.1:{port}/jiyn"
-    environ = _run_env(tmp_path, JIYN_DATABASE_URL=url, JIYN_API_BASE_URL="http://127.0.0.1:9")
+    environ = run_env(tmp_path, JIYN_DATABASE_URL=url, JIYN_API_BASE_URL="http://127.0.0.1:9")
     process = await _start_bot_process(environ, tmp_path)
     stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
     output = (stdout + stderr).decode()
@@ -207,14 +105,14 @@ async def test_database_never_reachable_at_start_is_retried_then_named_clearly(
 async def test_database_that_comes_up_during_the_retries_is_used(
     api: LocalBotApi, tmp_path: Path
 ) -> None:
-    admin_url = _postgres_admin_url()
+    admin_url = postgres_server_url()
     async with fresh_postgres_database(admin_url) as direct_url:
         target = make_url(direct_url)
         proxy = CuttableProxy(target.host or "127.0.0.1", target.port or 5432)
         await proxy.start()
         await proxy.cut()  # the port is known and closed: the database is "still starting"
         proxied = target.set(host="127.0.0.1", port=proxy.port)
-        environ = _run_env(
+        environ = run_env(
             tmp_path,
             JIYN_DATABASE_URL=proxied.render_as_string(hide_password=False),
             JIYN_API_BASE_URL=api.base_url,
@@ -227,12 +125,12 @@ async def test_database_that_comes_up_during_the_retries_is_used(
             )
             assert b"attempt 1 of" in first
             await proxy.restore()
-            await _until(lambda: api.polls_waiting >= 1, "the bot to poll", SUBPROCESS_WAIT)
+            await until(lambda: api.polls_waiting >= 1, "the bot to poll", SUBPROCESS_WAIT)
             user = api.user(7301, language_code="en")
             mark = api.mark()
             api.send_text(user, "/start")
             [greeting] = await api.wait_for_call(
-                "sendMessage", since=mark, predicate=_to(user), timeout=SUBPROCESS_WAIT
+                "sendMessage", since=mark, predicate=to_user(user), timeout=SUBPROCESS_WAIT
             )
             assert "Jiyn" in greeting.params["text"]
         finally:
@@ -248,8 +146,6 @@ async def _line_with(stream: asyncio.StreamReader, needle: bytes) -> bytes:
     raise AssertionError(f"the stream ended without {needle!r}")
 
 
-def _to(user: dict[str, Any]) -> Any:
-    return lambda call: str(call.params.get("chat_id")) == str(user["id"])
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:
@@ -263,18 +159,12 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
 # ------------------------------------------------------------------ database down mid-report
 
 
-async def _start_until_count(person: Person) -> None:
-    await person.says("/report")
-    await person.taps("report:role:witness")
-    await person.taps("report:when:now")
-    await person.says(PLACE)
-    await person.taps("report:city:almaty")
 
 
 @pytest.fixture
 async def proxied_postgres() -> AsyncIterator[tuple[str, str, CuttableProxy]]:
     """A migrated PostgreSQL database: (direct URL, URL through a cuttable proxy, the proxy)."""
-    admin_url = _postgres_admin_url()
+    admin_url = postgres_server_url()
     async with fresh_postgres_database(admin_url) as direct_url:
         await asyncio.to_thread(upgrade_database, direct_url)
         target = make_url(direct_url)
@@ -293,7 +183,7 @@ async def test_database_lost_in_the_middle_of_a_report_keeps_and_saves_the_draft
     direct_url, proxied_url, proxy = proxied_postgres
     async with run_unpaced(api, make_settings(api, proxied_url, tmp_path)) as bot:
         person = Person(bot, api.user(7401, language_code="en"))
-        await _start_until_count(person)
+        await start_report_until_count(person)
         reports = bot.application.bot_data["services"].reports
 
         await proxy.cut()
@@ -308,8 +198,8 @@ async def test_database_lost_in_the_middle_of_a_report_keeps_and_saves_the_draft
         assert not [c for c in api.refused_calls() if c.method != "answerCallbackQuery"]
 
         await proxy.restore()
-        await _until(lambda: reports.unsaved_drafts == 0, "the kept draft to be saved")
-        [(step, data)] = await _drafts(direct_url)
+        await until(lambda: reports.unsaved_drafts == 0, "the kept draft to be saved")
+        [(step, data)] = await draft_rows(direct_url)
         assert step == ReportStep.POLICE
         assert data.people == "2-5" and data.name == NAME and data.place == PLACE
 
@@ -321,12 +211,12 @@ async def test_database_lost_in_the_middle_of_a_report_keeps_and_saves_the_draft
         calls = await person.taps("report:confirm")
         code = CODE.search(person.texts(calls))
         assert code, person.texts(calls)
-    [row] = await _reports(direct_url)
+    [row] = await report_rows(direct_url)
     assert row.code == code.group(0) and row.people == "2-5"
     assert CIPHER.decrypt(row.detained_name_enc) == NAME
     assert CIPHER.decrypt(row.police_unit_enc) == POLICE
     assert CIPHER.decrypt(row.details_enc) == DETAILS
-    assert await _drafts(direct_url) == []
+    assert await draft_rows(direct_url) == []
 
 
 async def test_a_report_sent_while_the_database_is_down_is_not_lost(
@@ -335,7 +225,7 @@ async def test_a_report_sent_while_the_database_is_down_is_not_lost(
     direct_url, proxied_url, proxy = proxied_postgres
     async with run_unpaced(api, make_settings(api, proxied_url, tmp_path)) as bot:
         person = Person(bot, api.user(7402, language_code="en"))
-        await _start_until_count(person)
+        await start_report_until_count(person)
         await person.taps("report:count:1")
         await person.says(NAME)
         await person.taps("report:skip")
@@ -349,13 +239,13 @@ async def test_a_report_sent_while_the_database_is_down_is_not_lost(
         assert not CODE.search(person.texts(calls))  # not sent: it cannot be...
         assert person.texts(calls)  # ...but the person hears about it
         await proxy.restore()
-        await _until(
+        await until(
             lambda: bot.application.bot_data["services"].reports.unsaved_drafts == 0,
             "the kept draft to be saved",
         )
         calls = await person.taps("report:confirm")
         assert CODE.search(person.texts(calls)), person.texts(calls)
-    [row] = await _reports(direct_url)
+    [row] = await report_rows(direct_url)
     assert CIPHER.decrypt(row.detained_name_enc) == NAME
 
 
@@ -436,7 +326,7 @@ async def test_telegram_429_5xx_and_timeouts_are_retried_and_nothing_is_lost(
         "May volunteers contact you about this report?",
     ):
         assert texts.count(question) == 1, (question, texts)
-    [row] = await _reports(database_url)
+    [row] = await report_rows(database_url)
     assert row.code == code.group(0) and row.people == "6-20"
     assert CIPHER.decrypt(row.detained_name_enc) == NAME
 
@@ -444,57 +334,13 @@ async def test_telegram_429_5xx_and_timeouts_are_retried_and_nothing_is_lost(
 # ------------------------------------------------------------------ SIGKILL
 
 
-class RemotePerson:
-    """A person talking to a bot that runs in another process: waits for specific replies."""
-
-    def __init__(self, api: LocalBotApi, user: dict[str, Any]) -> None:
-        self.api = api
-        self.user = user
-
-    async def _reply(self, mark: int, expected: str) -> str:
-        [call] = await self.api.wait_for_call(
-            "sendMessage",
-            since=mark,
-            predicate=lambda c: _to(self.user)(c) and expected in str(c.params.get("text")),
-            timeout=SUBPROCESS_WAIT,
-        )
-        return str(call.params["text"])
-
-    async def says(self, text: str, expected: str) -> str:
-        """Send a text and wait for a reply containing `expected`."""
-        mark = self.api.mark()
-        self.api.send_text(self.user, text)
-        return await self._reply(mark, expected)
-
-    async def taps(self, data: str, expected: str) -> str:
-        """Press the newest button with this data and wait for a reply containing `expected`."""
-        mark = self.api.mark()
-        await self.press(data)
-        return await self._reply(mark, expected)
-
-    async def press(self, data: str) -> None:
-        """Press the newest button with this data (once the bot has shown it), not waiting
-        for what follows."""
-
-        def message_with_button() -> dict[str, Any] | None:
-            """The newest bot message offering the button, if any."""
-            for message in reversed(self.api.bot_messages(self.user["id"])):
-                rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-                if any(b.get("callback_data") == data for row in rows for b in row):
-                    return message
-            return None
-
-        await _until(lambda: message_with_button() is not None, f"a button {data!r}")
-        message = message_with_button()
-        assert message is not None
-        self.api.press_button(self.user, message, data)
 
 
 async def test_sigkill_in_the_middle_of_conversations_loses_nothing(
     api: LocalBotApi, tmp_path: Path
 ) -> None:
     database = tmp_path / "jiyn.sqlite3"
-    environ = _run_env(
+    environ = run_env(
         tmp_path, JIYN_DATABASE_URL=f"sqlite:///{database}", JIYN_API_BASE_URL=api.base_url
     )
     first = RemotePerson(api, api.user(7601, language_code="en"))
@@ -530,13 +376,13 @@ async def test_sigkill_in_the_middle_of_conversations_loses_nothing(
         await first.taps("report:contact:telegram", "May volunteers contact you")
         await first.taps("report:consent:yes", "Check your report")
         received = await first.taps("report:confirm", "is received")
-        await _until(lambda: second_has_where(api, second), "the second person's next question")
+        await until(lambda: second_has_where(api, second), "the second person's next question")
         await second.says("Абая 10", "В каком городе или селе?")
     finally:
         await _kill(process)
 
     url = f"sqlite+aiosqlite:///{database}"
-    [row] = await _reports(url)
+    [row] = await report_rows(url)
     code = CODE.search(received)
     assert code and row.code == code.group(0)
     assert row.city == "almaty" and row.people == "1" and row.reporter_role == "relative"
@@ -544,7 +390,7 @@ async def test_sigkill_in_the_middle_of_conversations_loses_nothing(
     assert CIPHER.decrypt(row.police_unit_enc) == POLICE
     assert CIPHER.decrypt(row.details_enc) == DETAILS
     assert CIPHER.decrypt_json(row.location_enc)["place"] == PLACE
-    [(step, data)] = await _drafts(url)  # the second person's draft, with their answers
+    [(step, data)] = await draft_rows(url)  # the second person's draft, with their answers
     assert step == ReportStep.CITY
     assert data.role == "witness" and data.occurred_at and data.place == "Абая 10"
 
@@ -554,5 +400,5 @@ def second_has_where(api: LocalBotApi, person: RemotePerson) -> bool:
     return any(
         "Где это произошло?" in str(c.params.get("text"))
         for c in api.calls
-        if c.ok and c.method == "sendMessage" and _to(person.user)(c)
+        if c.ok and c.method == "sendMessage" and to_user(person.user)(c)
     )

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.db import create_engine
-from bot.i18n import gettext_for
-from bot.localapi import LocalBotApi
-from bot.models import User
-from tests.harness import RunningBot, make_settings, run_bot
+from bot.core.crypto import Cipher
+from bot.core.db import create_engine
+from bot.core.i18n import gettext_for
+from bot.core.models import User
+from bot.localapi.server import LocalBotApi
+from tests.support.harness import TEST_KEY, RunningBot, make_settings, run_bot
 
 GREETING = (
     "<b>Jiyn</b> helps you use your right of peaceful assembly in Kazakhstan.\n\n"
@@ -94,7 +95,13 @@ async def test_language_choice_wins_and_survives_a_restart(
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
-            row = (await connection.execute(select(User).where(User.telegram_id == 4001))).one()
+            row = (
+                await connection.execute(
+                    select(User).where(
+                        User.id_hash == Cipher((TEST_KEY.encode(),)).lookup_hash(4001)
+                    )
+                )
+            ).one()
     finally:
         await engine.dispose()
     assert row.language == "kk"

@@ -26,13 +26,9 @@ every time) or explore (random seeds, more examples, shrinking).
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import os
-import re
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,14 +37,23 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 
 from bot.app import build_application
-from bot.config import Settings, load_settings
-from bot.http import TelegramLimits, Window
-from bot.localapi import ApiCall, LocalBotApi
-from bot.runner import polling
-from tests.harness import TEST_KEY, TEST_TOKEN, Person, RunningBot, make_settings, settle
+from bot.core.config import load_settings
+from bot.localapi.server import ApiCall, LocalBotApi
+from tests.support.harness import (
+    TEST_KEY,
+    TEST_TOKEN,
+    ErrorLog,
+    Person,
+    RunningBot,
+    all_callback_patterns,
+    callback_patterns,
+    errors_logged,
+    make_settings,
+    run_unpaced,
+    settle,
+)
 
 ADMIN_ID = 6_100_001
 VOLUNTEER_CHAT = -1_006_100
@@ -60,11 +65,6 @@ APOLOGY = "Sorry, something went wrong"
 MESSAGE_TEXT_LIMIT = 4096
 INLINE_QUERY_LIMIT = 256
 CALLBACK_DATA_BYTES = 64
-UNLIMITED = TelegramLimits(
-    overall=(Window(1_000_000, 1.0),),
-    private_chat=(Window(1_000_000, 1.0),),
-    group_chat=(Window(1_000_000, 1.0),),
-)
 
 LANGUAGE_CODES = ("kk", "ru", "en", "ru-RU", "kk-KZ", "de", "zh-hans", "uz-Cyrl-UZ", None)
 SPECIAL_TEXTS = (
@@ -249,24 +249,8 @@ class Expectations:
     inline_queries: set[str] = field(default_factory=set)
 
 
-def callback_patterns(handlers: list[BaseHandler[Any, Any, Any]]) -> list[str]:
-    """The pattern of every callback button handler, inside conversations too."""
-    found: list[str] = []
-    for handler in handlers:
-        if isinstance(handler, ConversationHandler):
-            nested = [*handler.entry_points, *handler.fallbacks]
-            for state_handlers in handler.states.values():
-                nested.extend(state_handlers)
-            found.extend(callback_patterns(nested))
-        elif isinstance(handler, CallbackQueryHandler) and isinstance(handler.pattern, re.Pattern):
-            found.append(handler.pattern.pattern)
-    return sorted(set(found))
 
 
-def all_callback_patterns(bot: RunningBot) -> list[str]:
-    """Every callback pattern the running application registered, in every group."""
-    handlers = [h for group in bot.application.handlers.values() for h in group]
-    return callback_patterns(handlers)
 
 
 def forged_data(patterns: list[str]) -> st.SearchStrategy[str]:
@@ -372,13 +356,6 @@ def actions(patterns: list[str]) -> st.SearchStrategy[Action]:
     )
 
 
-@asynccontextmanager
-async def run_unpaced(api: LocalBotApi, settings_: Settings) -> AsyncIterator[RunningBot]:
-    """The real bot without pacing to Telegram's message limits (bot.http has its own tests),
-    so tests wait only for the bot; 429 answers are still obeyed."""
-    application = build_application(settings_, rate_limits=UNLIMITED)
-    async with polling(application, poll_timeout=1):
-        yield RunningBot(api=api, application=application, settings=settings_)
 
 
 # ------------------------------------------------------------------ turning actions into updates
@@ -689,28 +666,8 @@ class UpdateFactory:
 # ------------------------------------------------------------------ checking
 
 
-class ErrorLog(logging.Handler):
-    """Keeps every record at ERROR or above."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep the record."""
-        self.records.append(record)
 
 
-@contextmanager
-def errors_logged() -> Iterator[ErrorLog]:
-    """Collect ERROR records from every logger while the block runs."""
-    handler = ErrorLog()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
 
 
 # A button pressed on a message the bot cannot edit into text (deleted, fabricated, a map pin)

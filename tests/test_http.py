@@ -13,7 +13,9 @@ import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.ext import ExtBot
 
-from bot.http import (
+from bot.core.migrate import upgrade_database
+from bot.localapi.server import ApiCall, LocalBotApi
+from bot.telegram.http import (
     AiohttpRequest,
     RetryPolicy,
     TelegramLimits,
@@ -21,9 +23,7 @@ from bot.http import (
     Window,
     is_paced,
 )
-from bot.localapi import ApiCall, LocalBotApi
-from bot.migrate import upgrade_database
-from tests.harness import TEST_TOKEN, make_settings, run_bot
+from tests.support.harness import TEST_TOKEN, make_settings, run_bot
 
 GROUP_ID = -100200300
 # A call is counted when the limiter lets it go and timed here when it reaches the request

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALES_DIR, choose_language, gettext_for, normalize_language
+from bot.core.i18n import LANGUAGES, LOCALES_DIR, choose_language, gettext_for, normalize_language
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"

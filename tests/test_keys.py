@@ -9,22 +9,18 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from bot.crypto import Cipher, DecryptionError
-from bot.db import create_engine
-from bot.localapi import LocalBotApi
-from bot.models import Report
-from tests.harness import TEST_KEY, Person, make_settings, run_bot, run_cli
+from bot.core.crypto import Cipher, DecryptionError
+from bot.core.db import create_engine, create_session_factory
+from bot.core.models import Base, Report, Role
+from bot.localapi.server import LocalBotApi
+from bot.services import users
+from bot.services.keys import rotate_keys
+from bot.services.review.workflow import ReviewService
+from tests.support.databases import report_rows
+from tests.support.harness import TEST_KEY, Person, make_settings, run_bot, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-async def _reports(database_url: str) -> list:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(select(Report))).all())
-    finally:
-        await engine.dispose()
 
 
 async def test_rotation_moves_every_value_to_the_new_key(
@@ -51,7 +47,7 @@ async def test_rotation_moves_every_value_to_the_new_key(
     assert result.returncode == 0, result.stderr
     assert "re-encrypted" in result.stdout
 
-    [row] = await _reports(database_url)
+    [row] = await report_rows(database_url)
     only_new, only_old = Cipher((new_key.encode(),)), Cipher((old_key.encode(),))
     assert only_new.decrypt_json(row.location_enc)["place"] == "Near the akimat"
     with pytest.raises(DecryptionError):
@@ -75,3 +71,51 @@ def test_cipher_reads_with_any_key_and_writes_with_the_first() -> None:
     assert Cipher((first,)).decrypt(both.encrypt("again")) == "again"
     assert both.lookup_hashes(42)[1] == Cipher((second,)).lookup_hash(42)
     assert both.lookup_hash(42) != Cipher((second,)).lookup_hash(42)
+
+
+async def test_rotation_rewrites_every_lookup_hash_so_the_old_key_can_go(
+    database_url: str,
+) -> None:
+    """Every hashed column (users, claims, drafts, reports, waiting questions) follows the new
+    key: with the old key removed, roles, languages, claims and waiting questions are found."""
+    old, new = Cipher((TEST_KEY.encode(),)), Fernet.generate_key()
+    volunteer, reader, reporter = 9_100_001, 9_100_002, 9_100_003
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    try:
+        await users.set_volunteer(sessions, old, volunteer, True)
+        await users.set_language(sessions, old, reader, "kk")
+        async with sessions.begin() as session:
+            report = Report(
+                code="R-ROTA",
+                reporter_role="witness",
+                reporter_language="en",
+                reporter_hash=old.lookup_hash(reporter),
+                reporter_chat_enc=old.encrypt(str(reporter)),
+                consent_to_contact=True,
+            )
+            session.add(report)
+        await ReviewService(sessions, old).claim(report.id, volunteer, admin=False)
+        await ReviewService(sessions, old).expect_input(volunteer, "write", report.id, reporter)
+
+        both = Cipher((new, TEST_KEY.encode()))
+        assert await rotate_keys(sessions, both) > 0
+
+        only_new = Cipher((new,))
+        ids = (volunteer, reader, reporter)
+        async with engine.connect() as connection:
+            for table in Base.metadata.sorted_tables:
+                for column in table.columns:
+                    if column.name.endswith("_hash") and column.name != "token_hash":
+                        stored = set((await connection.scalars(select(column))).all()) - {None}
+                        assert stored <= {only_new.lookup_hash(i) for i in ids}, column
+        assert await users.stored_role(sessions, only_new, volunteer) == Role.VOLUNTEER
+        assert await users.saved_language(sessions, only_new, reader) == "kk"
+        assert await users.volunteer_ids(sessions, only_new) == [volunteer]
+        review = ReviewService(sessions, only_new)
+        await review.check_decision(report.id, volunteer, admin=False)  # still the holder
+        assert await review.reply_route(reporter, report.id, None) == volunteer
+        waiting = await review.pending_input(volunteer)
+        assert waiting is not None and waiting.target_id == reporter
+    finally:
+        await engine.dispose()

@@ -355,7 +355,7 @@ def test_content_is_escaped(kb: KnowledgeBase, language: str) -> None:
 
 
 def test_replies_parse_as_telegram_html(kb: KnowledgeBase) -> None:
-    telegram_html = pytest.importorskip("bot.telegram_html")
+    telegram_html = pytest.importorskip("bot.telegram.html")
     replies = [article_reply(kb, key, lang) for key in kb.articles for lang in ("kk", "ru", "en")]
     replies += [ask(kb, "меня задерживают"), ask(kb, "10 МРП в 2020 году"), no_answer_reply("kk")]
     for reply in replies:

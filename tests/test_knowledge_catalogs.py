@@ -9,7 +9,7 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
-from bot.i18n import gettext_for, ngettext_for
+from bot.core.i18n import gettext_for, ngettext_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "knowledge" / "answer.py"]

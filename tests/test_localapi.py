@@ -47,7 +47,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.localapi import NOT_MODIFIED, QUERY_TOO_OLD, WEBHOOK_CONFLICT, ApiCall, LocalBotApi
+from bot.localapi.server import NOT_MODIFIED, QUERY_TOO_OLD, WEBHOOK_CONFLICT, ApiCall, LocalBotApi
 
 TOKEN = "123456:LocalTestToken"
 USER_ID = 1001

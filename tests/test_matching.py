@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from bot.gazetteer import DATA_FILE, PLACE_RADIUS_KM, gazetteer, valid_coordinates
-from bot.matching import Answers, fold, words
-from handlers.report import (
+from bot.core.gazetteer import DATA_FILE, PLACE_RADIUS_KM, gazetteer, valid_coordinates
+from bot.core.matching import Answers, fold, words
+from handlers.report.steps import (
     COUNT_ANSWERS,
     ROLE_ANSWERS,
     SKIP_ANSWERS,

@@ -13,11 +13,11 @@ import pytest
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.context import JiynContext
 from bot.health import HealthServer
-from bot.localapi import LocalBotApi
+from bot.localapi.server import LocalBotApi
 from bot.services.error_summary import SUMMARY_INTERVAL, ErrorSummaries
-from tests.harness import Person, RunningBot, make_settings, run_bot, settle, to_chat
+from bot.telegram.context import JiynContext
+from tests.support.harness import Person, RunningBot, make_settings, run_bot, settle, to_chat
 
 ADMIN = 8101
 SECRET_TEXT = "Нурлан Секретов 87011234567"
@@ -130,7 +130,7 @@ async def test_unhandled_errors_are_summarised_to_admins_at_most_once_per_interv
     mark = bot.api.mark()
     for _ in range(3):
         await person.says(f"/fail {SECRET_TEXT}")
-    await services.errors.stop()
+    await services.errors.shutdown()
     summaries = [c for c in await settle(bot, mark) if to_chat(ADMIN)(c)]
     [summary] = summaries  # three errors, one message
     text = summary.params["text"]
@@ -143,7 +143,7 @@ async def test_unhandled_errors_are_summarised_to_admins_at_most_once_per_interv
     now[0] += SUMMARY_INTERVAL + 1
     mark = bot.api.mark()
     await person.says("/fail again")
-    await services.errors.stop()
+    await services.errors.shutdown()
     [later] = [c for c in await settle(bot, mark) if to_chat(ADMIN)(c)]
     assert "Сколько раз с прошлой сводки: 3" in later.params["text"]  # 2 held back, and this
 

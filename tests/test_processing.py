@@ -13,10 +13,10 @@ import pytest
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
-from bot.localapi import LocalBotApi
-from bot.migrate import upgrade_database
-from bot.processing import ChatOrderedUpdateProcessor, ordering_keys
-from tests.harness import RunningBot, make_settings, run_bot
+from bot.core.migrate import upgrade_database
+from bot.localapi.server import LocalBotApi
+from bot.telegram.processing import ChatOrderedUpdateProcessor, ordering_keys
+from tests.support.harness import RunningBot, make_settings, run_bot
 
 # ----------------------------------------------------------------------------- the processor
 

@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 
-from bot.console import ConsoleChat
-from bot.localapi import LocalBotApi
-from bot.services.export import PUBLIC_COLUMNS, Export, ExportFilter, json_bytes
-from tests.harness import Person, RunningBot, settle
-from tests.test_fuzz import errors_logged
-from tests.test_review_support import Reviewer, add_people, file_report, review_bot, said
+from bot.localapi.console import ConsoleChat
+from bot.localapi.server import LocalBotApi
+from bot.services.review.export import PUBLIC_COLUMNS, Export, ExportFilter, json_bytes
+from tests.support.harness import Person, RunningBot, errors_logged, settle
+from tests.support.review import Reviewer, add_people, file_report, review_bot, said
 
 
 async def _at_count_question(person: Person) -> None:

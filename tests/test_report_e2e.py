@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import glob
 import re
-import shutil
-import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
-from bot.crypto import Cipher
-from bot.db import create_engine
-from bot.localapi import ApiCall, LocalBotApi
-from bot.models import Report, ReportDraft
-from tests.harness import (
+from bot.core.crypto import Cipher
+from bot.core.db import create_engine
+from bot.core.models import ReportDraft
+from bot.localapi.server import ApiCall, LocalBotApi
+from tests.support.databases import database_bytes, report_rows
+from tests.support.harness import (
     TEST_KEY,
     Person,
     RunningBot,
@@ -38,14 +35,6 @@ DETAILS = "Схватили у входа в парк Ганди, трое в ф
 PLACE = "Угол Абая и Байтурсынова"
 PHONE = "+77011234567"
 
-
-async def _report_rows(database_url: str) -> list[Report]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(select(Report))).all())
-    finally:
-        await engine.dispose()
 
 
 async def _draft_count(database_url: str) -> int:
@@ -108,7 +97,7 @@ async def test_a_full_report_in_each_language(
     listing = await person.says("/myreports")
     assert code in person.texts(listing)
 
-    [row] = await _report_rows(database_url)
+    [row] = await report_rows(database_url)
     cipher = Cipher((TEST_KEY.encode(),))
     assert row.code == code and row.city == "almaty" and row.people == "2-5"
     assert cipher.decrypt(row.detained_name_enc) == NAME
@@ -139,7 +128,7 @@ async def test_invalid_answers_get_a_message_and_the_same_question(bot: RunningB
     assert "Please type a number" in person.texts(calls)
     mark = bot.api.mark()
     bot.api.send_sticker(person.user)
-    from tests.harness import settle
+    from tests.support.harness import settle
 
     calls = await settle(bot, mark)
     assert "doesn't answer the question" in person.texts(calls)
@@ -165,7 +154,7 @@ async def test_editing_a_field_from_the_summary(bot: RunningBot, database_url: s
     calls = await person.says("Второе Имя")
     assert "Второе Имя" in person.texts(calls) and "Первое Имя" not in person.texts(calls)
     await person.taps("report:confirm")
-    [row] = await _report_rows(database_url)
+    [row] = await report_rows(database_url)
     assert Cipher((TEST_KEY.encode(),)).decrypt(row.detained_name_enc) == "Второе Имя"
 
 
@@ -181,7 +170,7 @@ async def test_a_restart_in_the_middle_loses_nothing(
         calls = await person.says(NAME)  # answered in the NAME step, not as a question
         assert "police" in person.texts(calls).lower()
         code = await _fill_from_name_after_name(person)
-    [row] = await _report_rows(database_url)
+    [row] = await report_rows(database_url)
     assert row.code == code
     cipher = Cipher((TEST_KEY.encode(),))
     assert cipher.decrypt(row.detained_name_enc) == NAME
@@ -221,19 +210,6 @@ async def test_another_command_pauses_the_report_and_report_resumes_it(bot: Runn
     assert "name" in person.texts(calls).lower()
 
 
-async def _database_bytes(database_url: str, tmp_path: Path) -> bytes:
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        paths = glob.glob(f"{url.database}*")  # the file, its -wal and -shm
-        chunks = await asyncio.gather(*(asyncio.to_thread(Path(p).read_bytes) for p in paths))
-        return b"".join(chunks)
-    pg_dump = shutil.which("pg_dump") or sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))[-1]
-    dump = tmp_path / "dump.sql"
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    await asyncio.to_thread(
-        subprocess.run, [pg_dump, "--dbname", dsn, "--file", str(dump)], check=True
-    )
-    return await asyncio.to_thread(dump.read_bytes)
 
 
 async def test_the_database_never_holds_typed_personal_data_in_plaintext(
@@ -242,7 +218,7 @@ async def test_the_database_never_holds_typed_personal_data_in_plaintext(
     person = Person(volunteer_bot, volunteer_bot.api.user(8207, language_code="ru"))
     await _fill_until_name(person)
     await _fill_from_name(person)
-    raw = await _database_bytes(database_url, tmp_path)
+    raw = await database_bytes(database_url, tmp_path)
     assert len(raw) > 1000
     for secret in (NAME, POLICE, DETAILS, PLACE, PHONE):
         for encoding in ("utf-8", "utf-16-le"):
@@ -259,7 +235,7 @@ async def test_forget_deletes_personal_data_and_says_what(
     calls = await person.taps("forget:confirm")
     text = person.texts(calls)
     assert "personal details of 1 report" in text
-    [row] = await _report_rows(database_url)
+    [row] = await report_rows(database_url)
     assert row.detained_name_enc is None and row.contact_phone_enc is None
     assert row.details_enc is None and row.location_enc is None and row.reporter_hash is None
     assert row.city == "almaty"  # the anonymous count stays
@@ -301,7 +277,7 @@ async def test_a_burst_of_100_reports_is_folded_into_digests_and_none_is_lost(
     for start in range(0, 100, 20):
         await asyncio.gather(*(report_now(p) for p in people[start : start + 20]))
 
-    codes = {row.code for row in await _report_rows(database_url)}
+    codes = {row.code for row in await report_rows(database_url)}
     assert len(codes) == 100
 
     def delivered() -> set[str]:

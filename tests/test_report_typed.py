@@ -17,21 +17,22 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.crypto import Cipher
-from bot.gazetteer import gazetteer
-from bot.localapi import LocalBotApi
-from bot.models import Report
-from tests.harness import TEST_KEY, Person, RunningBot, make_settings, run_bot, settle
-from tests.test_report_e2e import _database_bytes
-from tests.test_review_export import documents, read_csv
-from tests.test_review_support import (
+from bot.core.crypto import Cipher
+from bot.core.gazetteer import gazetteer
+from bot.core.models import Report
+from bot.localapi.server import LocalBotApi
+from tests.support.databases import database_bytes
+from tests.support.harness import TEST_KEY, Person, RunningBot, make_settings, run_bot, settle
+from tests.support.review import (
     ADMIN_ID,
     VOLUNTEER_CHAT,
     VOLUNTEER_ID,
     Reviewer,
     add_people,
+    documents,
     file_report,
     make_volunteer,
+    read_csv,
     review_bot,
     said,
     services,
@@ -208,7 +209,7 @@ async def test_a_town_the_gazetteer_does_not_know_is_kept_as_typed(
         assert row.city == "other"
         assert CIPHER.decrypt_json(row.location_enc)["town"] == UNKNOWN_TOWN
         # Kept with the place, encrypted: a typed town may be anything the person wrote.
-        raw = await _database_bytes(database_url, tmp_path)
+        raw = await database_bytes(database_url, tmp_path)
         assert UNKNOWN_TOWN.encode() not in raw
         await make_volunteer(bot, VOLUNTEER_ID)
         card = said(await Reviewer(bot, people["volunteer"]).opens(row.id))

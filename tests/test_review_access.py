@@ -11,32 +11,33 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.localapi import LocalBotApi
-from bot.models import ReportStatus, Role, User
+from bot.core.models import ReportStatus, Role, User
+from bot.localapi.server import LocalBotApi
 from bot.services import users
-from tests.harness import find_button_message, settle
-from tests.test_review_support import (
+from tests.support.harness import calls_to, find_button_message, settle
+from tests.support.review import (
     ADMIN_ID,
     PERSONAL,
     USER_ID,
     VOLUNTEER_CHAT,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
     file_report,
     forge,
+    holder,
     make_volunteer,
     refused,
     report_row,
     review_bot,
     said,
     services,
-    to_chat,
 )
 
 USER, VOLUNTEER, ADMIN = "user", "volunteer", "admin"
-# Who may use what, written out here rather than read from bot.services.access, so a wrong
+# Who may use what, written out here rather than read from bot.services.review.access, so a wrong
 # entry there fails this test.
 COMMANDS = {
     "/queue": VOLUNTEER,
@@ -101,11 +102,11 @@ async def test_every_review_command_and_button_checks_the_role(
             await person.says("/cancel")  # drop any question a button left waiting
             if role == USER:
                 row = await report_row(bot, report_id)
-                assert row.status == ReportStatus.NEW.value and row.claimed_by is None
+                assert row.status == ReportStatus.NEW.value and holder(bot, row) is None
                 assert row.outcome is None
         denials = [e for e in await audit_entries(bot) if not e.allowed]
         assert len(denials) == expected_refusals
-        assert {e.actor_id for e in denials} <= {USER_ID, VOLUNTEER_ID}
+        assert {actor(bot, e) for e in denials} <= {USER_ID, VOLUNTEER_ID}
         assert not [
             c
             for c in api.calls
@@ -129,15 +130,15 @@ async def test_a_forwarded_or_foreign_button_gives_nothing(
         api.press_button(people["user"], card, f"rv:claim:{report_id}", strict=False)
         calls = await settle(bot, mark)
         assert refused(calls) and code not in said(calls)
-        assert not to_chat(calls, VOLUNTEER_ID)  # the refusal goes only to who pressed
+        assert not calls_to(calls, VOLUNTEER_ID)  # the refusal goes only to who pressed
 
         # Even a volunteer gets nothing from a button on a message outside their own chat.
         calls = await forge(bot, people["volunteer"], f"rv:claim:{report_id}", chat_id=USER_ID)
         assert "private chat" in said(calls) and code not in said(calls)
-        assert (await report_row(bot, report_id)).claimed_by is None
+        assert holder(bot, await report_row(bot, report_id)) is None
         [first, second] = [e for e in await audit_entries(bot) if not e.allowed]
-        assert (first.actor_id, first.report_id) == (USER_ID, report_id)
-        assert (second.actor_id, second.action) == (VOLUNTEER_ID, "claim")
+        assert (actor(bot, first), first.report_id) == (USER_ID, report_id)
+        assert (actor(bot, second), second.action) == (VOLUNTEER_ID, "claim")
 
 
 async def test_review_commands_in_the_volunteer_group_show_nothing(
@@ -164,7 +165,7 @@ async def test_admin_rights_come_from_the_configuration_at_every_check(
         assert not refused(await admin.says("/volunteer"))
         await services(bot).users.flush()  # first contacts are written in batches
         async with services(bot).sessions() as session:
-            stored = await session.get(User, ADMIN_ID)
+            stored = await session.get(User, services(bot).cipher.lookup_hash(ADMIN_ID))
         assert stored is not None and stored.role == Role.USER  # never stored as admin
     async with review_bot(api, database_url, tmp_path, JIYN_ADMIN_IDS="") as bot:
         admin = Reviewer(bot, people["admin"])
@@ -184,7 +185,7 @@ async def test_volunteers_are_added_and_removed_and_lose_power_at_once(
 
         calls = await admin.says(f"/volunteer add {USER_ID}")
         assert f"{USER_ID} is now a volunteer" in said(calls)
-        assert "You are now a Jiyn volunteer" in said(to_chat(calls, USER_ID))
+        assert "You are now a Jiyn volunteer" in said(calls_to(calls, USER_ID))
         scope = {"type": "chat", "chat_id": USER_ID}
         assert "queue" in [c["command"] for c in api.my_commands(scope=scope)]
         assert not refused(await newcomer.says("/queue"))
@@ -196,7 +197,7 @@ async def test_volunteers_are_added_and_removed_and_lose_power_at_once(
         assert "1 report they held is back in the queue" in said(calls)
         assert api.my_commands(scope=scope) == []
         row = await report_row(bot, report_id)
-        assert row.status == ReportStatus.NEW.value and row.claimed_by is None
+        assert row.status == ReportStatus.NEW.value and holder(bot, row) is None
         calls = await newcomer.says("Not a real detention")  # the waiting question is gone
         assert (await report_row(bot, report_id)).status == ReportStatus.NEW.value
         assert refused(await newcomer.says("/queue"))
@@ -218,7 +219,7 @@ async def test_a_volunteer_removed_while_typing_cannot_finish(
         await volunteer.opens(report_id)
         await volunteer.taps(f"rv:note:{report_id}")
         # Taken away directly in the database: the check at typing time must notice.
-        await users.set_volunteer(services(bot).sessions, VOLUNTEER_ID, False)
+        await users.set_volunteer(services(bot).sessions, services(bot).cipher, VOLUNTEER_ID, False)
         calls = await volunteer.says("A note typed too late")
         assert refused(calls)
         assert "A note typed too late" not in said(calls)
@@ -236,7 +237,7 @@ async def test_an_invite_link_works_once_and_expires(
         newcomer = Reviewer(bot, people["user"])
         calls = await newcomer.says(f"/start {match.group(1)}")
         assert "You are now a Jiyn volunteer" in said(calls)
-        assert f"{USER_ID} is now a volunteer" in said(to_chat(calls, ADMIN_ID))
+        assert f"{USER_ID} is now a volunteer" in said(calls_to(calls, ADMIN_ID))
         assert not refused(await newcomer.says("/queue"))
 
         other = Reviewer(bot, people["volunteer2"])
@@ -245,7 +246,7 @@ async def test_an_invite_link_works_once_and_expires(
         assert refused(await other.says("/queue"))
 
         token = await users.create_invite(
-            services(bot).sessions, ADMIN_ID, lifetime=timedelta(seconds=-1)
+            services(bot).sessions, services(bot).cipher, ADMIN_ID, lifetime=timedelta(seconds=-1)
         )
         calls = await other.says(f"/start vol_{token}")
         assert "больше не действует" in said(calls)

@@ -4,8 +4,6 @@ and their chart."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -13,20 +11,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.localapi import ApiCall, LocalBotApi, UploadedFile
-from bot.services.export import PERSONAL_COLUMNS, PUBLIC_COLUMNS, safe_cell
-from bot.services.reports import DraftData
-from handlers.review_reports import ExportArguments, known_town, parse_export_arguments
-from tests.test_review_support import (
+from bot.localapi.server import LocalBotApi, UploadedFile
+from bot.services.report.reports import DraftData
+from bot.services.review.export import PERSONAL_COLUMNS, PUBLIC_COLUMNS, safe_cell
+from handlers.review.reports import ExportArguments, known_town, parse_export_arguments
+from tests.support.review import (
     ADMIN_ID,
     PERSONAL,
     REPORTER_ID,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
+    documents,
     file_report,
     make_volunteer,
+    read_csv,
     review_bot,
     said,
     services,
@@ -40,21 +41,8 @@ FORMULAS = {
 }
 
 
-def documents(calls: list[ApiCall]) -> dict[str, bytes]:
-    """The files the bot sent, by file name."""
-    found = {}
-    for call in calls:
-        if call.method == "sendDocument":
-            upload = call.params["document"]
-            assert isinstance(upload, UploadedFile)
-            found[upload.filename] = upload.data
-    return found
 
 
-def read_csv(data: bytes) -> list[dict[str, str]]:
-    """Rows of an exported CSV (UTF-8 with a byte order mark)."""
-    assert data.startswith("\ufeff".encode())
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
 async def test_volunteers_get_anonymous_files_and_admins_personal_ones(
@@ -111,7 +99,7 @@ async def test_volunteers_get_anonymous_files_and_admins_personal_ones(
         assert document["reports"][2]["detained_name"] == FORMULAS["name"]  # JSON stays exact
 
         entries = [e for e in await audit_entries(bot) if e.action == "export"]
-        assert [(e.actor_id, e.allowed) for e in entries] == [
+        assert [(actor(bot, e), e.allowed) for e in entries] == [
             (VOLUNTEER_ID, True),
             (ADMIN_ID, True),
         ]

@@ -6,25 +6,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.crypto import Cipher
-from bot.localapi import LocalBotApi
-from bot.models import ReportStatus
-from tests.harness import TEST_KEY, settle
-from tests.test_review_support import (
+from bot.core.crypto import Cipher
+from bot.core.models import ReportStatus
+from bot.localapi.server import LocalBotApi
+from tests.support.harness import TEST_KEY, calls_to, settle
+from tests.support.review import (
     PERSONAL,
     REPORTER_ID,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
     file_report,
     forge,
+    holder,
     make_volunteer,
     report_events,
     report_row,
     review_bot,
     said,
-    to_chat,
 )
 
 
@@ -77,7 +78,7 @@ async def test_claim_verify_outcome_close_tells_the_reporter_in_their_language(
         assert code in card and PERSONAL["name"] in card and PERSONAL["police"] in card
 
         calls = await volunteer.taps(f"rv:claim:{report_id}")
-        to_reporter = said(to_chat(calls, REPORTER_ID))
+        to_reporter = said(calls_to(calls, REPORTER_ID))
         assert code in to_reporter and "ерікті" in to_reporter  # Kazakh: "a volunteer ..."
         assert (await report_row(bot, report_id)).status == ReportStatus.IN_REVIEW.value
 
@@ -89,7 +90,7 @@ async def test_claim_verify_outcome_close_tells_the_reporter_in_their_language(
         calls = await volunteer.says("15")
         assert "fined 15 MCI" in said(calls)
         calls = await volunteer.taps(f"rv:close:{report_id}")
-        assert "жабылды" in said(to_chat(calls, REPORTER_ID))  # "closed" in Kazakh
+        assert "жабылды" in said(calls_to(calls, REPORTER_ID))  # "closed" in Kazakh
 
         row = await report_row(bot, report_id)
         assert row.status == ReportStatus.CLOSED.value and row.closed_at is not None
@@ -99,7 +100,7 @@ async def test_claim_verify_outcome_close_tells_the_reporter_in_their_language(
         for action in ("viewed", "claimed", "verified", "outcome", "closed"):
             assert action in actions
         assert all(
-            event.actor_id == VOLUNTEER_ID
+            actor(bot, event) == VOLUNTEER_ID
             for event in await report_events(bot, report_id)
             if event.action in ("viewed", "claimed", "verified", "outcome", "closed")
         )
@@ -123,8 +124,8 @@ async def test_reject_reason_and_note_are_typed_and_survive_a_restart(
         reason = "Фото из другого города, 2019 год"
         calls = await volunteer.says(reason)  # answered after the restart, not a question
         assert "Rejected" in said(calls)
-        assert "не подтверждено" in said(to_chat(calls, REPORTER_ID))
-        assert reason not in said(to_chat(calls, REPORTER_ID))  # the reason stays internal
+        assert "не подтверждено" in said(calls_to(calls, REPORTER_ID))
+        assert reason not in said(calls_to(calls, REPORTER_ID))  # the reason stays internal
         row = await report_row(bot, report_id)
         assert row.status == ReportStatus.REJECTED.value
 
@@ -137,7 +138,7 @@ async def test_reject_reason_and_note_are_typed_and_survive_a_restart(
         [rejected] = [e for e in events if e.action == "rejected"]
         assert cipher.decrypt_json(rejected.detail_enc) == reason
         [noted] = [e for e in events if e.action == "note"]
-        assert cipher.decrypt(noted.detail_enc) == note and noted.actor_id == VOLUNTEER_ID
+        assert cipher.decrypt(noted.detail_enc) == note and actor(bot, noted) == VOLUNTEER_ID
 
         calls = await volunteer.says("What is the fine for a rally?")
         assert "488" in said(calls)  # the question was answered: nothing is waiting any more
@@ -178,7 +179,7 @@ async def test_duplicate_merges_into_the_original_and_cancel_drops_the_question(
         row = await report_row(bot, copy_id)
         assert row.status == ReportStatus.DUPLICATE.value and row.duplicate_of_id == original_id
         merged = [e for e in await report_events(bot, original_id) if e.action == "merged"]
-        assert len(merged) == 1 and merged[0].actor_id == VOLUNTEER_ID
+        assert len(merged) == 1 and actor(bot, merged[0]) == VOLUNTEER_ID
 
 
 async def test_a_second_volunteer_cannot_take_or_change_a_claimed_report(
@@ -200,12 +201,12 @@ async def test_a_second_volunteer_cannot_take_or_change_a_claimed_report(
             calls = await forge(bot, people["volunteer2"], f"rv:{action}:{report_id}")
             assert "Этим сообщением занимается другой волонтёр" in said(calls), action
         row = await report_row(bot, report_id)
-        assert row.claimed_by == VOLUNTEER_ID and row.status == ReportStatus.IN_REVIEW.value
+        assert holder(bot, row) == VOLUNTEER_ID and row.status == ReportStatus.IN_REVIEW.value
 
         admin = Reviewer(bot, people["admin"])
         await admin.opens(report_id)
         await admin.taps(f"rv:claim:{report_id}")  # an admin may take over
-        assert (await report_row(bot, report_id)).claimed_by == people["admin"]["id"]
+        assert holder(bot, await report_row(bot, report_id)) == people["admin"]["id"]
         entries = await audit_entries(bot)
         assert not [e for e in entries if not e.allowed]  # state refusals are not role refusals
         await settle(bot, 0)
@@ -235,7 +236,7 @@ async def test_every_view_and_change_is_in_the_audit_trail(
             assert action in history, action
         assert str(VOLUNTEER_ID) in history and "system" in history  # "created": no actor
 
-        events = [(e.action, e.actor_id) for e in await report_events(bot, report_id)]
+        events = [(e.action, actor(bot, e)) for e in await report_events(bot, report_id)]
         assert events == [
             ("created", None),
             ("viewed", VOLUNTEER_ID),
@@ -247,4 +248,12 @@ async def test_every_view_and_change_is_in_the_audit_trail(
         ]
         assert all(e.created_at is not None for e in await report_events(bot, report_id))
         [queue_view] = [e for e in await audit_entries(bot) if e.action == "queue"]
-        assert (queue_view.actor_id, queue_view.allowed) == (VOLUNTEER_ID, True)
+        assert (actor(bot, queue_view), queue_view.allowed) == (VOLUNTEER_ID, True)
+
+
+def test_every_card_button_has_its_action() -> None:
+    """The card buttons' table (handlers/review/cards.py) covers every button the pattern and
+    the access rules know, and nothing else."""
+    from handlers.review.cards import CARD_ACTIONS, CARD_BUTTONS
+
+    assert set(CARD_BUTTONS) == set(CARD_ACTIONS)

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot.config import ConfigError, load_settings
-from bot.localapi import ApiCall, LocalBotApi
-from bot.models import JobState, PendingInput, Report, ReportStatus, utcnow
-from bot.services.review import ReviewService
-from tests.harness import RunningBot, settle
-from tests.test_review_support import (
+from bot.core.config import ConfigError, load_settings
+from bot.core.models import JobState, PendingInput, Report, ReportStatus, utcnow
+from bot.localapi.server import ApiCall, LocalBotApi
+from bot.services.review.workflow import ReviewService
+from tests.support.harness import RunningBot, calls_to, settle
+from tests.support.review import (
     PERSONAL,
     VOLUNTEER_CHAT,
     VOLUNTEER_ID,
@@ -30,7 +30,6 @@ from tests.test_review_support import (
     review_bot,
     said,
     services,
-    to_chat,
 )
 
 REVIEW_JOBS = {
@@ -62,7 +61,7 @@ async def move_back(bot: RunningBot, report_id: int, **columns: timedelta) -> No
 
 def group_texts(calls: list[ApiCall]) -> str:
     """What the volunteer chat received."""
-    return said(to_chat(calls, VOLUNTEER_CHAT))
+    return said(calls_to(calls, VOLUNTEER_CHAT))
 
 
 async def test_the_jobs_are_scheduled_every_minute(
@@ -122,20 +121,20 @@ async def test_a_stale_claim_is_reminded_once_per_claim(
         await volunteer.opens(report_id)
         await volunteer.taps(f"rv:claim:{report_id}")
         await move_back(bot, report_id, claimed_at=timedelta(hours=23))
-        assert not to_chat(await run_job(bot, "review-stale-claims"), VOLUNTEER_ID)
+        assert not calls_to(await run_job(bot, "review-stale-claims"), VOLUNTEER_ID)
         await move_back(bot, report_id, claimed_at=timedelta(hours=25))
         calls = await run_job(bot, "review-stale-claims")
-        reminder = said(to_chat(calls, VOLUNTEER_ID))
+        reminder = said(calls_to(calls, VOLUNTEER_ID))
         assert code in reminder and f"rv:open:{report_id}" in reminder
-        assert not to_chat(calls, VOLUNTEER_CHAT)  # private, not in the group
+        assert not calls_to(calls, VOLUNTEER_CHAT)  # private, not in the group
     async with review_bot(api, database_url, tmp_path) as bot:
-        assert not to_chat(await run_job(bot, "review-stale-claims"), VOLUNTEER_ID)
+        assert not calls_to(await run_job(bot, "review-stale-claims"), VOLUNTEER_ID)
         volunteer = Reviewer(bot, people["volunteer"])
         await volunteer.taps(f"rv:open:{report_id}")
         await volunteer.taps(f"rv:release:{report_id}")
         await volunteer.taps(f"rv:claim:{report_id}")  # a new claim: a new reminder later
         await move_back(bot, report_id, claimed_at=timedelta(hours=25))
-        assert code in said(to_chat(await run_job(bot, "review-stale-claims"), VOLUNTEER_ID))
+        assert code in said(calls_to(await run_job(bot, "review-stale-claims"), VOLUNTEER_ID))
 
 
 async def test_the_daily_digest_is_sent_once_a_day_across_restarts(

@@ -8,25 +8,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.crypto import Cipher
-from bot.localapi import ApiCall, LocalBotApi
-from tests.harness import TEST_KEY, Person, find_button_message
-from tests.test_review_support import (
+from bot.core.crypto import Cipher
+from bot.localapi.server import ApiCall, LocalBotApi
+from tests.support.harness import TEST_KEY, Person, calls_to, find_button_message
+from tests.support.review import (
     PERSONAL,
     REPORTER_ID,
     USER_ID,
     VOLUNTEER_ID,
     Reviewer,
+    actor,
     add_people,
     audit_entries,
     file_report,
+    file_through_the_bot,
     forge,
     make_volunteer,
     report_events,
     report_id_of,
     review_bot,
     said,
-    to_chat,
 )
 
 
@@ -39,26 +40,8 @@ def shown_to(calls: list[ApiCall], chat_id: int) -> str:
     """Everything the bot sent to a chat (all parameters but the chat id itself)."""
     return "\n".join(
         json.dumps({k: v for k, v in c.params.items() if k != "chat_id"}, ensure_ascii=False)
-        for c in to_chat(calls, chat_id)
+        for c in calls_to(calls, chat_id)
     )
-
-
-async def file_through_the_bot(person: Person, consent: bool) -> str:
-    """A whole report written in the chat; returns its code."""
-    await person.says("/report")
-    await person.taps("report:role:witness")
-    await person.taps("report:when:now")
-    await person.says("У акимата")
-    await person.taps("report:city:almaty")
-    await person.taps("report:count:1")
-    await person.taps("report:skip")  # name
-    await person.taps("report:skip")  # police
-    await person.says("Задержали за плакат")
-    await person.taps("report:skip")  # media
-    await person.taps("report:contact:telegram")
-    await person.taps("report:consent:" + ("yes" if consent else "no"))
-    calls = await person.taps("report:confirm")
-    return said(calls).split("<b>")[1].split("</b>")[0]
 
 
 async def test_messages_go_both_ways_without_either_identity(
@@ -77,16 +60,16 @@ async def test_messages_go_both_ways_without_either_identity(
         await volunteer.taps(f"rv:claim:{report_id}")
         await volunteer.taps(f"rv:write:{report_id}")
         calls = await volunteer.says("Здравствуйте! Адвокат уже едет в РУВД.")
-        received = said(to_chat(calls, REPORTER_ID))
+        received = said(calls_to(calls, REPORTER_ID))
         assert code in received
         assert "Адвокат уже едет в РУВД." in received
 
         await reporter.taps(find_reply_button(api))
         calls = await reporter.says("Спасибо, меня отпустили в 22:00")
-        assert "Спасибо, меня отпустили в 22:00" in said(to_chat(calls, VOLUNTEER_ID))
+        assert "Спасибо, меня отпустили в 22:00" in said(calls_to(calls, VOLUNTEER_ID))
         await volunteer.taps(f"rv:write:{report_id}")
         calls = await volunteer.says("Рады слышать. Сохраните протокол.")
-        assert "Сохраните протокол." in said(to_chat(calls, REPORTER_ID))
+        assert "Сохраните протокол." in said(calls_to(calls, REPORTER_ID))
 
         everything = api.calls[start:]
         assert not [c for c in everything if c.method in ("forwardMessage", "copyMessage")]
@@ -99,7 +82,7 @@ async def test_messages_go_both_ways_without_either_identity(
 
         events = await report_events(bot, report_id)
         cipher = Cipher((TEST_KEY.encode(),))
-        relayed = [(e.action, e.actor_id) for e in events if e.action.startswith("relay")]
+        relayed = [(e.action, actor(bot, e)) for e in events if e.action.startswith("relay")]
         assert relayed == [
             ("relay_out", VOLUNTEER_ID),
             ("relay_in", None),  # who wrote is not even stored
@@ -142,11 +125,11 @@ async def test_without_consent_the_volunteer_waits_for_the_reporter_to_write(
         find_button_message(api, REPORTER_ID, f"rl:new:{report_id}")
         await reporter.taps(f"rl:new:{report_id}")
         calls = await reporter.says("Можно со мной связаться здесь")
-        assert "Можно со мной связаться здесь" in said(to_chat(calls, VOLUNTEER_ID))
+        assert "Можно со мной связаться здесь" in said(calls_to(calls, VOLUNTEER_ID))
 
         await volunteer.taps(f"rv:write:{report_id}")
         calls = await volunteer.says("Спасибо, напишу сюда")
-        assert "Спасибо, напишу сюда" in said(to_chat(calls, REPORTER_ID))
+        assert "Спасибо, напишу сюда" in said(calls_to(calls, REPORTER_ID))
 
 
 async def test_reply_buttons_work_only_for_the_reporter(
@@ -167,9 +150,9 @@ async def test_reply_buttons_work_only_for_the_reporter(
             calls = await forge(bot, people["user"], data)
             assert "no longer active" in said(calls)
             await Person(bot, people["user"]).says("I pretend to be the reporter")
-        assert "I pretend to be the reporter" not in said(to_chat(api.calls, VOLUNTEER_ID))
+        assert "I pretend to be the reporter" not in said(calls_to(api.calls, VOLUNTEER_ID))
         denials = [e for e in await audit_entries(bot) if not e.allowed]
-        assert [(e.actor_id, e.action) for e in denials] == [(USER_ID, "reply")] * 2
+        assert [(actor(bot, e), e.action) for e in denials] == [(USER_ID, "reply")] * 2
 
         reporter = Person(bot, people["reporter"])
         await reporter.says("/forget")

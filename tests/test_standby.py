@@ -17,16 +17,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.db import create_engine
-from bot.localapi import LocalBotApi
-from bot.migrate import upgrade_database
-from bot.models import Report
-from tests.conftest import fresh_postgres_database
-from tests.harness import run_cli
-from tests.test_faults import (
+from bot.core.migrate import upgrade_database
+from bot.localapi.server import LocalBotApi
+from tests.support.databases import fresh_postgres_database, postgres_server_url, report_rows
+from tests.support.harness import run_cli
+from tests.support.processes import (
     CIPHER,
     NAME,
     PLACE,
@@ -34,11 +31,10 @@ from tests.test_faults import (
     SUBPROCESS_WAIT,
     CuttableProxy,
     RemotePerson,
-    _closed_port,
-    _postgres_admin_url,
-    _run_env,
-    _to,
-    _until,
+    closed_port,
+    run_env,
+    to_user,
+    until,
 )
 
 CODE = re.compile(r"R-[A-Z0-9]{4}")
@@ -57,7 +53,7 @@ class BotProcess:
 
     @classmethod
     async def start(cls, environ: dict[str, str], cwd: Path, *args: str) -> BotProcess:
-        port = _closed_port()
+        port = closed_port()
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -121,19 +117,11 @@ async def _role_is(process: BotProcess, role: str) -> None:
     await _until_async(check, f"process {process.process.pid} to be {role}")
 
 
-async def _reports(database_url: str) -> list[Any]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(select(Report))).all())
-    finally:
-        await engine.dispose()
-
 
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
     """A migrated, empty PostgreSQL database."""
-    async with fresh_postgres_database(_postgres_admin_url()) as url:
+    async with fresh_postgres_database(postgres_server_url()) as url:
         await asyncio.to_thread(upgrade_database, url)
         yield url
 
@@ -141,7 +129,7 @@ async def postgres_url() -> AsyncIterator[str]:
 def _environ(tmp_path: Path, api: LocalBotApi, database_url: str, name: str) -> dict[str, str]:
     data_dir = tmp_path / name
     data_dir.mkdir()
-    return _run_env(
+    return run_env(
         data_dir,
         JIYN_DATABASE_URL=database_url,
         JIYN_API_BASE_URL=api.base_url,
@@ -153,7 +141,7 @@ def _volunteer_texts(api: LocalBotApi) -> list[str]:
     return [
         str(c.params.get("text"))
         for c in api.calls
-        if c.ok and c.method == "sendMessage" and _to({"id": VOLUNTEER_CHAT})(c)
+        if c.ok and c.method == "sendMessage" and to_user({"id": VOLUNTEER_CHAT})(c)
     ]
 
 
@@ -166,7 +154,7 @@ async def test_the_standby_takes_over_after_sigkill_and_nothing_is_lost_or_repea
     try:
         await _role_is(first, "active")
         second = await BotProcess.start(_environ(tmp_path, api, postgres_url, "b"), tmp_path)
-        await _until(lambda: second.said("standby:"), "the second process to wait")
+        await until(lambda: second.said("standby:"), "the second process to wait")
         assert await second.role() == "standby"
         status, _ = await second.get("/readyz")
         assert status == 503  # a standby is alive but not ready for traffic
@@ -191,7 +179,7 @@ async def test_the_standby_takes_over_after_sigkill_and_nothing_is_lost_or_repea
         for asker in askers:
             api.send_text(asker, QUESTION)
         await writer.press("report:city:almaty")
-        await _until(
+        await until(
             lambda: any(c.method == "sendMessage" for c in api.calls[mark:]), "the burst to start"
         )
         await first.kill()
@@ -199,7 +187,7 @@ async def test_the_standby_takes_over_after_sigkill_and_nothing_is_lost_or_repea
         await _role_is(second, "active")
         for asker in askers:
             await api.wait_for_call(
-                "sendMessage", since=mark, predicate=_to(asker), timeout=SUBPROCESS_WAIT
+                "sendMessage", since=mark, predicate=to_user(asker), timeout=SUBPROCESS_WAIT
             )
         await writer._reply(mark, "How many people")
         await writer.taps("report:count:1", "name")
@@ -213,14 +201,14 @@ async def test_the_standby_takes_over_after_sigkill_and_nothing_is_lost_or_repea
         filed = CODE.search(received)
         assert filed
 
-        rows = await _reports(postgres_url)
+        rows = await report_rows(postgres_url)
         codes = sorted(row.code for row in rows)
         assert len(codes) == 2 and filed.group(0) in codes  # every report once
         [written] = [row for row in rows if row.code == filed.group(0)]
         assert CIPHER.decrypt(written.detained_name_enc) == NAME
         assert CIPHER.decrypt(written.police_unit_enc) == POLICE
         # Every alert in the volunteer chat, once (alerts are paced: wait for both).
-        await _until(
+        await until(
             lambda: all(any(code in t for t in _volunteer_texts(api)) for code in codes),
             "both alerts",
             seconds=SUBPROCESS_WAIT * 2,
@@ -247,17 +235,17 @@ async def test_an_active_process_cut_off_from_the_database_stands_down(
     try:
         await _role_is(first, "active")
         second = await BotProcess.start(_environ(tmp_path, api, postgres_url, "b"), tmp_path)
-        await _until(lambda: second.said("standby:"), "the second process to wait")
+        await until(lambda: second.said("standby:"), "the second process to wait")
 
         await proxy.cut()
-        await _until(lambda: first.said("standing down"), "the cut-off process to stand down")
+        await until(lambda: first.said("standing down"), "the cut-off process to stand down")
         await _role_is(second, "active")
         asker = RemotePerson(api, api.user(7990, language_code="en"))
         await asker.says("/start", "Jiyn")
 
         # Back on the network, the stood-down process (the same pid, started afresh) waits.
         await proxy.restore()
-        await _until(lambda: first.said("standby:"), "the stood-down process to wait")
+        await until(lambda: first.said("standby:"), "the stood-down process to wait")
         assert first.process.returncode is None
         await _role_is(first, "standby")
     finally:
@@ -270,7 +258,7 @@ async def test_an_active_process_cut_off_from_the_database_stands_down(
 async def test_in_webhook_mode_only_the_active_process_registers_the_webhook(
     api: LocalBotApi, postgres_url: str, tmp_path: Path
 ) -> None:
-    ports = [_closed_port(), _closed_port()]
+    ports = [closed_port(), closed_port()]
     urls = [f"http://127.0.0.1:{port}/telegram" for port in ports]
 
     async def start(index: int) -> BotProcess:
@@ -291,14 +279,14 @@ async def test_in_webhook_mode_only_the_active_process_registers_the_webhook(
     try:
         await _role_is(first, "active")
         second = await start(1)
-        await _until(lambda: second.said("standby:"), "the second process to wait")
+        await until(lambda: second.said("standby:"), "the second process to wait")
         assert registered() == [urls[0]]
         asker = RemotePerson(api, api.user(7995, language_code="en"))
         await asker.says("/start", "Jiyn")
 
         await first.kill()
         await _role_is(second, "active")
-        await _until(lambda: len(registered()) == 2, "the new active process to register")
+        await until(lambda: len(registered()) == 2, "the new active process to register")
         assert registered() == [urls[0], urls[1]]
         await asker.says("/help", "")
     finally:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.telegram_html import (
+from bot.telegram.html import (
     TelegramHtmlError,
     html_to_plain,
     parse_html,

@@ -12,15 +12,17 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from bot.db import create_engine
-from bot.i18n import gettext_for
-from bot.models import User
-from tests.harness import Person, RunningBot, settle
+from bot.core.crypto import Cipher
+from bot.core.db import create_engine
+from bot.core.i18n import gettext_for
+from bot.core.models import User
+from tests.support.harness import TEST_KEY, Person, RunningBot, settle
 
 QUESTION_RU = "Какой штраф за участие в несанкционированном митинге?"
 QUESTION_EN = "What is the fine for joining an unauthorised rally?"
 # Statements about a person: their user row, or a question waiting for their typed answer.
 PERSON_TABLES = ("users", "pending_inputs")
+CIPHER = Cipher((TEST_KEY.encode(),))
 
 
 @contextmanager
@@ -45,7 +47,9 @@ async def _stored_user(database_url: str, telegram_id: int) -> Any:
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
-            result = await connection.execute(select(User).where(User.telegram_id == telegram_id))
+            result = await connection.execute(
+                select(User).where(User.id_hash == CIPHER.lookup_hash(telegram_id))
+            )
             return result.one_or_none()
     finally:
         await engine.dispose()
@@ -55,9 +59,7 @@ def _users(bot: RunningBot) -> Any:
     return bot.application.bot_data["services"].users
 
 
-async def test_a_known_persons_question_costs_no_query(
-    bot: RunningBot, database_url: str
-) -> None:
+async def test_a_known_persons_question_costs_no_query(bot: RunningBot, database_url: str) -> None:
     person = Person(bot, bot.api.user(61001, language_code="ru"))
     await person.says(QUESTION_RU)
     await _users(bot).flush()

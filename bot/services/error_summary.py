@@ -11,7 +11,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from bot.i18n import gettext_for
+from bot.core.i18n import gettext_for
+from bot.services.component import Component
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class _Seen:
     count: int = 0
 
 
-class ErrorSummaries:
+class ErrorSummaries(Component):
     """Counts unhandled errors by class and sends the summaries."""
 
     def __init__(
@@ -60,7 +61,7 @@ class ErrorSummaries:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def stop(self) -> None:
+    async def shutdown(self) -> None:
         """Wait for the summaries being sent."""
         await asyncio.gather(*self._sending, return_exceptions=True)
 

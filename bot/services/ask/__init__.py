@@ -1,0 +1,1 @@
+"""Services of the "ask a question" journey: feedback votes and unanswered questions."""

@@ -1,0 +1,1 @@
+"""Services of the "report a detention" journey: drafts, filing, limits, the purge."""

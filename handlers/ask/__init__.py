@@ -1,0 +1,1 @@
+"""The "ask a question" journey: typed and inline questions, rights, venues."""

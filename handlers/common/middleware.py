@@ -1,0 +1,55 @@
+"""Runs before every handler: registers the user, settles the update's language, and answers
+buttons the handlers cannot act on (a vanished message, data the bot did not write)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Message, Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot.core.db import DATABASE_ERRORS
+from bot.core.i18n import choose_language
+from bot.telegram.context import JiynContext
+from handlers.common import fallback
+
+log = logging.getLogger(__name__)
+
+
+async def load_user(update: Update, context: JiynContext) -> None:
+    """Create or refresh the user row and set context.language from the saved choice; a button
+    the handlers cannot act on (see _acceptable_button) is answered as out of date and goes no
+    further."""
+    tg_user = update.effective_user
+    if tg_user is None or tg_user.is_bot:
+        return
+    settings = context.services.settings
+    try:
+        saved_language = await context.services.users.saved_language(
+            tg_user.id, tg_user.language_code
+        )
+    except DATABASE_ERRORS:
+        # The database is down: still answer (a report goes on from memory), in Telegram's
+        # language, as the saved choice cannot be read.
+        log.warning("database unavailable: answering without the saved language")
+        saved_language = None
+    context.saved_language = saved_language
+    context.language = choose_language(
+        saved_language, tg_user.language_code, settings.default_language
+    )
+    query = update.callback_query
+    if query is not None and not _acceptable_button(query):
+        await fallback.answer_stale_button(update, context)
+        raise ApplicationHandlerStop
+
+
+def _acceptable_button(query: CallbackQuery) -> bool:
+    """A press the handlers can act on: its message is there (handlers reply next to it; a
+    button under a message sent in inline mode has none, only an inline_message_id), and it
+    has data that could be ours (the bot writes it in printable ASCII without spaces, so
+    anything else was forged, and would slip through patterns like "^...$" with a trailing
+    newline)."""
+    if not isinstance(query.message, Message):
+        return False
+    data = query.data
+    return data is not None and data.isascii() and data.isprintable() and " " not in data

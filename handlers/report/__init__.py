@@ -1,0 +1,1 @@
+"""The "report a detention" journey: the report conversation and its jobs."""
