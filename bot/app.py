@@ -53,6 +53,7 @@ from handlers.report import conversation as report
 from handlers.report import jobs as report_jobs
 from handlers.review import cards as review
 from handlers.review import jobs as review_jobs
+from handlers.review import queue as review_queue
 from handlers.review import relay as review_relay
 from handlers.review import reports as review_reports
 from handlers.review import team as review_team
@@ -143,7 +144,7 @@ def add_handlers(application: JiynApplication) -> None:
             "start", review_team.accept_invite, filters.Regex(review_team.INVITE_PATTERN)
         )
     )
-    application.add_handler(CommandHandler("queue", review.show_queue))
+    application.add_handler(CommandHandler("queue", review_queue.show_queue))
     application.add_handler(CommandHandler("stats", review_reports.show_stats))
     application.add_handler(CommandHandler("export", review_reports.ask_export))
     application.add_handler(CommandHandler("volunteer", review_team.manage_volunteers))
@@ -154,9 +155,11 @@ def add_handlers(application: JiynApplication) -> None:
     application.add_handler(
         CallbackQueryHandler(review.choose_outcome, pattern=review.OUTCOME_PATTERN)
     )
-    application.add_handler(CallbackQueryHandler(review.browse_queue, pattern=review.QUEUE_PATTERN))
     application.add_handler(
-        CallbackQueryHandler(review.pick_city, pattern=review.CITY_PICKER_PATTERN)
+        CallbackQueryHandler(review_queue.browse_queue, pattern=review_queue.QUEUE_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(review_queue.pick_city, pattern=review_queue.CITY_PICKER_PATTERN)
     )
     application.add_handler(
         CallbackQueryHandler(
