@@ -57,6 +57,7 @@ from handlers.report import conversation as report
 from handlers.report import jobs as report_jobs
 from handlers.review import cards as review
 from handlers.review import jobs as review_jobs
+from handlers.review import queue as review_queue
 from handlers.review import relay as review_relay
 from handlers.review import reports as review_reports
 from handlers.review import team as review_team
@@ -141,7 +142,7 @@ def add_handlers(application: JiynApplication) -> None:
     application.add_handler(CommandHandler("myreports", my_data.list_reports, private))
     application.add_handler(CommandHandler("forget", my_data.ask_forget, private))
     application.add_handler(
-        CallbackQueryHandler(my_data.confirm_forget, pattern=r"^forget:(confirm|keep)$")
+        CallbackQueryHandler(my_data.confirm_forget, pattern=my_data.FORGET_PATTERN)
     )
     # Volunteer review. Typed answers to review and relay buttons run in an earlier group than
     # everything else, so a waiting question gets the text before any conversation or question.
@@ -159,7 +160,7 @@ def add_handlers(application: JiynApplication) -> None:
             "start", review_team.accept_invite, filters.Regex(review_team.INVITE_PATTERN)
         )
     )
-    application.add_handler(CommandHandler("queue", review.show_queue))
+    application.add_handler(CommandHandler("queue", review_queue.show_queue))
     application.add_handler(CommandHandler("stats", review_reports.show_stats))
     application.add_handler(CommandHandler("export", review_reports.ask_export))
     application.add_handler(CommandHandler("volunteer", review_team.manage_volunteers))
@@ -170,9 +171,11 @@ def add_handlers(application: JiynApplication) -> None:
     application.add_handler(
         CallbackQueryHandler(review.choose_outcome, pattern=review.OUTCOME_PATTERN)
     )
-    application.add_handler(CallbackQueryHandler(review.browse_queue, pattern=review.QUEUE_PATTERN))
     application.add_handler(
-        CallbackQueryHandler(review.pick_city, pattern=review.CITY_PICKER_PATTERN)
+        CallbackQueryHandler(review_queue.browse_queue, pattern=review_queue.QUEUE_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(review_queue.pick_city, pattern=review_queue.CITY_PICKER_PATTERN)
     )
     application.add_handler(
         CallbackQueryHandler(
@@ -191,26 +194,30 @@ def add_handlers(application: JiynApplication) -> None:
     application.add_handler(CommandHandler("start", start.show_start))
     application.add_handler(CommandHandler("help", start.show_help))
     application.add_handler(CommandHandler("language", language.ask_language))
-    application.add_handler(CallbackQueryHandler(language.ask_language, pattern=r"^menu:language$"))
     application.add_handler(
-        CallbackQueryHandler(language.set_language, pattern=r"^lang:set:(kk|ru|en)$")
+        CallbackQueryHandler(language.ask_language, pattern=language.MENU_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(language.set_language, pattern=language.SET_PATTERN)
     )
     application.add_handler(CommandHandler("venues", venues.ask_city))
     application.add_handler(CommandHandler("rights", rights.show_rights))
-    application.add_handler(CallbackQueryHandler(rights.prompt_question, pattern=r"^menu:ask$"))
-    application.add_handler(CallbackQueryHandler(venues.ask_city, pattern=r"^menu:venues$"))
-    application.add_handler(CallbackQueryHandler(rights.show_rights, pattern=r"^menu:rights$"))
     application.add_handler(
-        CallbackQueryHandler(venues.show_city, pattern=r"^venues:city:[a-z-]+$")
+        CallbackQueryHandler(rights.prompt_question, pattern=rights.ASK_PATTERN)
+    )
+    application.add_handler(CallbackQueryHandler(venues.ask_city, pattern=venues.MENU_PATTERN))
+    application.add_handler(CallbackQueryHandler(rights.show_rights, pattern=rights.MENU_PATTERN))
+    application.add_handler(
+        CallbackQueryHandler(venues.show_city, pattern=venues.CITY_PATTERN)
     )
     application.add_handler(
-        CallbackQueryHandler(questions.show_article, pattern=r"^kb:show:[a-z0-9-]+$")
+        CallbackQueryHandler(questions.show_article, pattern=questions.SHOW_PATTERN)
     )
     application.add_handler(
-        CallbackQueryHandler(questions.show_sources, pattern=r"^kb:src:[a-z0-9-]+$")
+        CallbackQueryHandler(questions.show_sources, pattern=questions.SOURCES_PATTERN)
     )
     application.add_handler(
-        CallbackQueryHandler(questions.record_vote, pattern=r"^kb:fb:[a-z0-9-]+:(up|down)$")
+        CallbackQueryHandler(questions.record_vote, pattern=questions.VOTE_PATTERN)
     )
     application.add_handler(InlineQueryHandler(inline.answer_inline))
     # Edits of a location are a live location moving: not a new request each time.

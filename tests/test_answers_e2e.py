@@ -148,3 +148,32 @@ async def test_empty_inline_query_suggests_articles(bot: RunningBot) -> None:
     bot.api.send_inline_query(user, "")
     [answer] = await bot.api.wait_for_call("answerInlineQuery", since=mark)
     assert len(answer.params["results"]) == 3
+
+
+async def test_every_button_of_every_answer_has_a_handler(bot: RunningBot) -> None:
+    """knowledge/answer.py writes the buttons' callback data, the handlers register their
+    patterns (handlers/ask/questions.py and the others): every button of every article's
+    reply, and of the answers to its sample questions, is matched by a registered pattern."""
+    import re
+
+    from knowledge.answer import answer_question, article_reply
+    from tests.support.harness import all_callback_patterns
+
+    patterns = [re.compile(pattern) for pattern in all_callback_patterns(bot)]
+    kb = bot.application.bot_data["services"].knowledge
+    replies = []
+    for article in kb.articles.values():
+        for language in ("kk", "ru", "en"):
+            replies.append(article_reply(kb, article.id, language))
+            for question in article.text(language).questions[:2]:
+                replies.append(answer_question(kb, question, language))
+    data = {
+        button.callback_data
+        for reply in replies
+        if reply is not None
+        for row in reply.buttons
+        for button in row
+        if button.callback_data
+    }
+    assert len(data) > 100
+    assert [d for d in sorted(data) if not any(p.match(d) for p in patterns)] == []

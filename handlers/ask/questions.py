@@ -16,6 +16,12 @@ from handlers.common.replies import send_reply
 from knowledge.answer import Reply, answer_question, article_reply, sources_reply
 from knowledge.model import KnowledgeBase
 
+# The buttons of knowledge/answer.py's replies (tests/test_answers_e2e.py checks that every
+# button of every reply matches one of the patterns the Application registers).
+SHOW_PATTERN = r"^kb:show:[a-z0-9-]+$"
+SOURCES_PATTERN = r"^kb:src:[a-z0-9-]+$"
+VOTE_PATTERN = r"^kb:fb:[a-z0-9-]+:(up|down)$"
+
 log = logging.getLogger(__name__)
 
 # Telegram caps a message at 4096 characters; longer input is not a question we can answer well.

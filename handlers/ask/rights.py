@@ -8,6 +8,9 @@ from bot.telegram.context import JiynContext
 from handlers.common.replies import send_reply
 from knowledge.answer import article_reply
 
+ASK_PATTERN = r"^menu:ask$"
+MENU_PATTERN = r"^menu:rights$"
+
 RIGHTS_ARTICLE = "if-detained"
 RELATIVES_ARTICLE = "relatives-of-detained"
 

@@ -14,6 +14,9 @@ from handlers.common.replies import send_reply
 from knowledge.answer import article_reply
 from knowledge.model import Article, KnowledgeBase, Venue
 
+MENU_PATTERN = r"^menu:venues$"
+CITY_PATTERN = r"^venues:city:[a-z-]+$"
+
 NEAREST_COUNT = 3
 FAR_KM = 50.0  # beyond this, say the person's town may be missing from our lists
 

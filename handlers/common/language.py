@@ -8,6 +8,9 @@ from bot.telegram.context import JiynContext
 from handlers.common.keyboards import language_picker, main_menu
 from handlers.common.replies import edit_or_send
 
+MENU_PATTERN = r"^menu:language$"
+SET_PATTERN = r"^lang:set:(kk|ru|en)$"
+
 
 async def ask_language(update: Update, context: JiynContext) -> None:
     """Show the language buttons."""

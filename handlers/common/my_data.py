@@ -10,6 +10,8 @@ from bot.core.i18n import N_
 from bot.telegram.context import JiynContext
 from handlers.common.replies import edit_or_send
 
+FORGET_PATTERN = r"^forget:(confirm|keep)$"
+
 STATUS_NAMES = {
     "new": N_("received, waiting for a volunteer"),
     "in_review": N_("a volunteer is working on it"),

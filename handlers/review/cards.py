@@ -1,6 +1,6 @@
-"""Volunteer review in a private chat: /queue with status and city filters, the report card and
-its actions (claim, verify, reject with a reason, duplicate of another code, note, outcome,
-close, release). Reasons, notes, codes and numbers are typed after pressing a button; the
+"""Volunteer review in a private chat: the report card and its actions (claim, verify, reject
+with a reason, duplicate of another code, note, outcome, close, release), its media and its
+history. Reasons, notes, codes and numbers are typed after pressing a button; the
 question waits in the database (see handlers.review.typed_input)."""
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.core.dates import parse_day
-from bot.core.gazetteer import is_city_key
 from bot.core.models import ReportStatus, Role
 from bot.services.review.workflow import (
     OUTCOMES,
-    QUEUE_FILTERS,
     Pending,
     ReportCard,
     ReviewError,
@@ -30,10 +28,10 @@ from handlers.common.places import city_label, people_label
 from handlers.review.access import authorize
 from handlers.review.common import (
     OUTCOME_LABELS,
-    QUEUE_FILTER_LABELS,
     REPORTER_ROLES,
     STATUS_LABELS,
     age_label,
+    edit_or_send,
     error_text,
     local_time,
     notify_reporter,
@@ -41,7 +39,6 @@ from handlers.review.common import (
     tell,
 )
 
-PAGE_SIZE = 8
 CARD_DETAILS_LIMIT = 1500
 CARD_FIELD_LIMIT = 300  # UTF-16 units: name, place, police unit
 CARD_TEXT_LIMIT = 3900  # below Telegram's 4096, leaving room for HTML escaping margins
@@ -64,162 +61,6 @@ CARD_ACTIONS = {
 # Report ids fit PostgreSQL's integer: at most 9 digits, ASCII only.
 CARD_PATTERN = rf"^rv:({'|'.join(CARD_ACTIONS)}):[0-9]{{1,9}}$"
 OUTCOME_PATTERN = r"^rv:oc:[0-9]{1,9}:(released|fined|arrested|court|unknown)$"
-QUEUE_PATTERN = r"^q:l:[a-z_]{1,10}:[a-z0-9*-]{1,32}:[0-9]{1,4}$"
-# Telegram shows at most 100 buttons under a message.
-MAX_CITY_BUTTONS = 90
-CITY_PICKER_PATTERN = r"^q:c:[a-z_]{1,10}$"
-# ---------------------------------------------------------------- queue
-
-
-def _queue_city(context: JiynContext, city: str) -> str | None:
-    """A city filter from button data: "*" is any; unknown slugs are refused."""
-    if city == "*":
-        return None
-    if is_city_key(city):
-        return city
-    raise ValueError(city)
-
-
-async def _queue_view(
-    context: JiynContext, viewer_id: int, status_filter: str, city: str | None, page: int
-) -> tuple[str, InlineKeyboardMarkup]:
-    _ = context.gettext
-    service = review_service(context)
-    items, total = await service.queue(status_filter, city, page * PAGE_SIZE, PAGE_SIZE)
-    pages = max(1, -(-total // PAGE_SIZE))
-    city_name = city_label(context, city) if city else _("all cities")
-    lines = [
-        "<b>"
-        + html.escape(
-            _("Review queue: {status}, {city}").format(
-                status=_(QUEUE_FILTER_LABELS[status_filter]), city=city_name
-            )
-        )
-        + "</b>",
-        html.escape(
-            context.ngettext("{n} report.", "{n} reports.", total).format(n=total)
-            + " "
-            + _("Urgent first, then the longest waiting.")
-        ),
-    ]
-    if not items:
-        lines.append(html.escape(_("Nothing here.")))
-    elif pages > 1:
-        lines.append(html.escape(_("Page {page} of {pages}").format(page=page + 1, pages=pages)))
-    rows: list[list[InlineKeyboardButton]] = []
-    for item in items:
-        label = " · ".join(
-            [
-                ("🚨 " if item.urgent else "") + item.code,
-                city_label(context, item.city),
-                age_label(_, item.created_at),
-                _(STATUS_LABELS[item.status]) + (" ✋" if item.claimed_by == viewer_id else ""),
-            ]
-        )
-        rows.append([InlineKeyboardButton(label, callback_data=f"rv:open:{item.id}")])
-    city_key = city or "*"
-    if pages > 1:
-        previous, following = (
-            f"q:l:{status_filter}:{city_key}:{number}" for number in (page - 1, page + 1)
-        )
-        navigation = []
-        if page > 0:
-            navigation.append(InlineKeyboardButton("◀", callback_data=previous))
-        if page + 1 < pages:
-            navigation.append(InlineKeyboardButton("▶", callback_data=following))
-        rows.append(navigation)
-    filters = [
-        InlineKeyboardButton(
-            ("• " if key == status_filter else "") + _(QUEUE_FILTER_LABELS[key]),
-            callback_data=f"q:l:{key}:{city_key}:0",
-        )
-        for key in QUEUE_FILTERS
-    ]
-    rows += [filters[i : i + 4] for i in range(0, len(filters), 4)]
-    rows.append(
-        [
-            InlineKeyboardButton(
-                _("🏙 City: {city}").format(city=city_name), callback_data=f"q:c:{status_filter}"
-            )
-        ]
-    )
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
-
-
-async def show_queue(update: Update, context: JiynContext) -> None:
-    """/queue: open reports, urgent first, then the longest waiting."""
-    if await authorize(update, context, "queue") is None:
-        return
-    user_id = update.effective_user.id
-    text, markup = await _queue_view(context, user_id, "open", None, 0)
-    await _audit_queue(context, user_id, "open", None)
-    await update.effective_message.reply_html(text, reply_markup=markup)
-
-
-async def browse_queue(update: Update, context: JiynContext) -> None:
-    """A filter or page button of the queue."""
-    query = update.callback_query
-    if await authorize(update, context, "queue") is None:
-        return
-    _prefix, _kind, status_filter, city_key, page = query.data.split(":")
-    try:
-        if status_filter not in QUEUE_FILTERS:
-            raise ValueError(status_filter)
-        city = _queue_city(context, city_key)
-    except ValueError:
-        await query.answer(context.gettext("This button is no longer active."))
-        return
-    await query.answer()
-    user_id = update.effective_user.id
-    text, markup = await _queue_view(context, user_id, status_filter, city, int(page))
-    await _audit_queue(context, user_id, status_filter, city)
-    await _edit_or_send(update, text, markup)
-
-
-async def pick_city(update: Update, context: JiynContext) -> None:
-    """The city filter: one button per city that has reports under the status filter."""
-    _ = context.gettext
-    query = update.callback_query
-    if await authorize(update, context, "queue") is None:
-        return
-    status_filter = query.data.split(":")[2]
-    if status_filter not in QUEUE_FILTERS:
-        await query.answer(_("This button is no longer active."))
-        return
-    await query.answer()
-    cities = await review_service(context).queue_cities(status_filter)
-    buttons = [
-        InlineKeyboardButton(_("all cities"), callback_data=f"q:l:{status_filter}:*:0"),
-        *(
-            InlineKeyboardButton(
-                city_label(context, city), callback_data=f"q:l:{status_filter}:{city}:0"
-            )
-            for city in cities[:MAX_CITY_BUTTONS]
-        ),
-    ]
-    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    await _edit_or_send(update, html.escape(_("Choose a city:")), InlineKeyboardMarkup(rows))
-
-
-async def _audit_queue(
-    context: JiynContext, user_id: int, status_filter: str, city: str | None
-) -> None:
-    services = context.services
-    await services.access.record_audit(
-        user_id,
-        "queue",
-        detail={"status": status_filter, "city": city},
-    )
-
-
-async def _edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    """Replace the pressed message; send a new one if it cannot be edited."""
-    try:
-        await update.callback_query.edit_message_text(text, parse_mode="HTML", reply_markup=markup)
-    except BadRequest as error:
-        if "not modified" in str(error).lower():
-            return
-        await update.effective_chat.send_message(text, parse_mode="HTML", reply_markup=markup)
 
 
 # ---------------------------------------------------------------- card
@@ -384,7 +225,7 @@ async def _refresh_card(update: Update, context: JiynContext, report_id: int, ro
     """Redraw the pressed card after an action (no new view is recorded: the action is)."""
     user_id = update.effective_user.id
     card = await review_service(context).card(report_id, user_id, record_view=False)
-    await _edit_or_send(
+    await edit_or_send(
         update, card_text(context, card, user_id), card_keyboard(context, card, user_id, role)
     )
 
@@ -433,7 +274,7 @@ async def _refresh_in_place(press: CardPress) -> bool:
     card = await press.service.card(press.report_id, press.user_id)
     text = card_text(press.context, card, press.user_id)
     markup = card_keyboard(press.context, card, press.user_id, press.role)
-    await _edit_or_send(press.update, text, markup)
+    await edit_or_send(press.update, text, markup)
     return False
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.core.i18n import N_, gettext_for
 from bot.core.models import ReportStatus, utcnow
@@ -141,3 +141,13 @@ async def notify_reporter(context: JiynContext, change: Change) -> None:
         pass  # the reporter blocked the bot
     except TelegramError:
         log.warning("could not tell a reporter about a status change")
+
+
+async def edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace the pressed message (HTML); send a new one if it cannot be edited."""
+    try:
+        await update.callback_query.edit_message_text(text, parse_mode="HTML", reply_markup=markup)
+    except BadRequest as error:
+        if "not modified" in str(error).lower():
+            return
+        await update.effective_chat.send_message(text, parse_mode="HTML", reply_markup=markup)
