@@ -135,3 +135,17 @@ def test_catalogs_are_well_formed(path: Path) -> None:
         assert not lines or lines[0].startswith(("msgid ", "msgctxt ")), block[:200]
     with path.open("rb") as handle:
         read_po(handle, abort_invalid=True)
+
+
+def test_no_string_hides_from_extraction() -> None:
+    # `ngettext_for(lang)("{n} person", …)` is a call extraction cannot see: the string then
+    # exists in no catalog and is shown in English (it happened to the volunteer-chat alert).
+    hidden = re.compile(r"\bn?gettext_for\([^()]*\)\(")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for package in ("bot", "handlers", "knowledge")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if hidden.search(line)
+    ]
+    assert not found, found

@@ -132,11 +132,8 @@ class VolunteerNotifier(Component):
         ]
         people = alert.people
         if people and people.isdecimal():
-            parts.append(
-                ngettext_for(self.language)("{n} person", "{n} people", int(people)).format(
-                    n=int(people)
-                )
-            )
+            ngettext = ngettext_for(self.language)
+            parts.append(ngettext("{n} person", "{n} people", int(people)).format(n=int(people)))
         elif people == "20+":
             parts.append(_("more than 20 people"))
         elif people and people != UNKNOWN_PEOPLE:
