@@ -154,7 +154,8 @@ class VolunteerNotifier(Component):
         lines: list[str] = []
         ids: list[int] = []
         urgent = sum(1 for a in alerts if a.urgent)
-        header = ngettext_for(self.language)(
+        ngettext = ngettext_for(self.language)
+        header = ngettext(
             "{n} new report ({urgent} urgent)", "{n} new reports ({urgent} urgent)", len(alerts)
         ).format(n=len(alerts), urgent=urgent)
         budget = MESSAGE_LIMIT - len(header) - 200
