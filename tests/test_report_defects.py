@@ -163,3 +163,23 @@ async def test_the_console_numbers_every_button_on_screen_once(bot: RunningBot) 
     finally:
         unsubscribe()
     logging.getLogger(__name__).debug("console output: %s", out.getvalue())
+
+
+async def test_only_the_reporters_own_card_is_taken_as_their_phone(bot: RunningBot) -> None:
+    person = Person(bot, bot.api.user(12_901, language_code="en"))
+    await person.says("/report")
+    await person.taps("report:role:witness")
+    await person.taps("report:when:now")
+    await person.taps("report:skip")
+    await person.taps("report:city:astana")
+    await person.taps("report:count:1")
+    for _ in range(3):
+        await person.taps("report:skip")
+    await person.taps("report:media:done")
+    # Someone else's card from the address book: no user_id, so not the reporter's number.
+    mark = bot.api.mark()
+    bot.api.send_contact(person.user, "+77001234567", "Aunt Saule", own=False)
+    replies = person.texts(await settle(bot, mark))
+    assert "share your own number" in replies and "Phone number saved" not in replies
+    own = person.texts(await person.sends_contact("+77009876543"))
+    assert "Phone number saved" in own

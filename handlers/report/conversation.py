@@ -632,7 +632,8 @@ async def share_contact(update: Update, context: JiynContext) -> ReportStep:
     _ = context.gettext
     contact = update.effective_message.contact
     data = await _answers(update, context)
-    if contact.user_id is not None and contact.user_id != update.effective_user.id:
+    # The button shares the person's own card; a card without user_id is any address-book entry.
+    if contact.user_id != update.effective_user.id:
         await update.effective_chat.send_message(
             _("Please share your own number with the button, or choose to be reached here.")
         )
