@@ -132,6 +132,9 @@ async def _post_shutdown(application: JiynApplication) -> None:
 def add_handlers(application: JiynApplication) -> None:
     """Register every handler in order; the first matching handler of a group wins."""
     private = filters.ChatType.PRIVATE
+    application.add_handler(
+        MessageHandler(filters.UpdateType.EDITED, middleware.ignore_edit), group=-2
+    )
     application.add_handler(TypeHandler(Update, middleware.load_user), group=-1)
 
     # The report conversation comes first: while a report is being written, its answers are

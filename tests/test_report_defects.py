@@ -183,3 +183,24 @@ async def test_only_the_reporters_own_card_is_taken_as_their_phone(bot: RunningB
     assert "share your own number" in replies and "Phone number saved" not in replies
     own = person.texts(await person.sends_contact("+77009876543"))
     assert "Phone number saved" in own
+
+
+async def test_an_edited_command_is_not_run_again(bot: RunningBot) -> None:
+    person = Person(bot, bot.api.user(12_902, language_code="en"))
+    first = await person.says("/rights")
+    assert first
+    mark = bot.api.mark()
+    bot.api.queue_update(
+        {
+            "edited_message": {
+                "message_id": 99,
+                "from": person.user,
+                "chat": {"id": person.chat_id, "type": "private"},
+                "date": 1,
+                "edit_date": 2,
+                "text": "/rights",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+            }
+        }
+    )
+    assert [call for call in await settle(bot, mark) if call.method == "sendMessage"] == []

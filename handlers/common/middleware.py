@@ -1,5 +1,6 @@
-"""Runs before every handler: registers the user, settles the update's language, and answers
-buttons the handlers cannot act on (a vanished message, data the bot did not write)."""
+"""Runs before every handler: drops edits, registers the user, settles the update's language,
+and answers buttons the handlers cannot act on (a vanished message, data the bot did not
+write)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from bot.telegram.context import JiynContext
 from handlers.common import fallback
 
 log = logging.getLogger(__name__)
+
+
+async def ignore_edit(_update: Update, _context: JiynContext) -> None:
+    """Stop an edited message before any handler: an edit is not a new request (an edited
+    "/queue" would run the command again; a live location sends an edit every few seconds)."""
+    raise ApplicationHandlerStop
 
 
 async def load_user(update: Update, context: JiynContext) -> None:
