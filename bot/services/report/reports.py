@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.crypto import Cipher
 from bot.core.db import DATABASE_ERRORS, SessionFactory, rowcount
@@ -204,7 +205,7 @@ class ReportService(Component):
         async with self.sessions() as session:
             row = await session.scalar(
                 select(ReportDraft).where(
-                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
+                    self._owned_by(user_id)
                 )
             )
             if row is None:
@@ -240,25 +241,31 @@ class ReportService(Component):
         self._unsaved.pop(user_id, None)
         return True
 
+    def _owned_by(self, user_id: int) -> ColumnElement[bool]:
+        """The draft rows of this person, under any configured key."""
+        return ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
+
+    async def _store_draft(
+        self, session: AsyncSession, chat_id: int, user_id: int, step: int, data: DraftData
+    ) -> ReportDraft:
+        """The person's draft row, created when missing, holding this step and these answers."""
+        row = await session.scalar(select(ReportDraft).where(self._owned_by(user_id)))
+        if row is None:
+            row = ReportDraft(owner_enc=self.cipher.encrypt_json([chat_id, user_id]))
+            session.add(row)
+        row.owner_hash = self.cipher.lookup_hash(user_id)
+        row.step = int(step)
+        row.data_enc = self.cipher.encrypt_json(data.to_json())
+        row.updated_at = utcnow()
+        return row
+
     async def _write_draft(self, draft: Draft) -> None:
         chat_id, user_id, data = draft.chat_id, draft.user_id, draft.data
         step, report_id = draft.step, draft.report_id
-        owner_hash = self.cipher.lookup_hash(user_id)
         async with self.sessions.begin() as session:
-            row = await session.scalar(
-                select(ReportDraft).where(
-                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
-                )
-            )
-            if row is None:
-                row = ReportDraft(owner_enc=self.cipher.encrypt_json([chat_id, user_id]))
-                session.add(row)
-            row.owner_hash = owner_hash
-            row.step = int(step)
-            row.data_enc = self.cipher.encrypt_json(data.to_json())
+            row = await self._store_draft(session, chat_id, user_id, step, data)
             if report_id is not None:
                 row.report_id = report_id
-            row.updated_at = utcnow()
             row.reminded_at = None
 
     async def delete_draft(self, user_id: int) -> bool:
@@ -268,7 +275,7 @@ class ReportService(Component):
         async with self.sessions.begin() as session:
             result = await session.execute(
                 delete(ReportDraft).where(
-                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
+                    self._owned_by(user_id)
                 )
             )
             return bool(rowcount(result)) or had_unsaved
@@ -366,7 +373,7 @@ class ReportService(Component):
             session.add(ReportEvent(report_id=report.id, action=action))
             await session.execute(
                 delete(ReportDraft).where(
-                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
+                    self._owned_by(user_id)
                 )
             )
             code = report.code
@@ -400,19 +407,8 @@ class ReportService(Component):
             session.add(report)
             await session.flush()
             session.add(ReportEvent(report_id=report.id, action="created_urgent"))
-            draft = await session.scalar(
-                select(ReportDraft).where(
-                    ReportDraft.owner_hash.in_(self.cipher.lookup_hashes(user_id))
-                )
-            )
-            if draft is None:
-                draft = ReportDraft(owner_enc=self.cipher.encrypt_json([chat_id, user_id]))
-                session.add(draft)
-            draft.owner_hash = owner_hash
-            draft.step = int(step)
-            draft.data_enc = self.cipher.encrypt_json(data.to_json())
+            draft = await self._store_draft(session, chat_id, user_id, step, data)
             draft.report_id = report.id
-            draft.updated_at = utcnow()
             code, report_id = report.code, report.id
             if filed is not None:
                 filed(session, code)
