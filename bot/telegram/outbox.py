@@ -64,6 +64,9 @@ DEFAULT_BACKOFF = (1.0, 60.0)  # seconds: the first retry's wait and the longest
 BATCH = 500  # rows looked at per pass of the delivery loop
 IDLE_CHECK_SECONDS = 30.0  # the loop looks even without being woken (a missed wake-up)
 STOP_GRACE_SECONDS = 5.0  # at stop, how long a send under way may take to finish
+# /forget waits for a send under way of the person's rows, at most 100 × 0.05 s.
+FORGET_WAIT_STEPS = 100
+FORGET_WAIT_STEP = 0.05
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ class Outbox(Component):
         self.backoff_base, self.backoff_cap = backoff
         self.expiry = {**EXPIRY, **(expiry or {})}
         self._claimed: set[int] = set()
+        # Rows /forget is deleting: not to be sent, even by a send that read them just before.
+        self._cancelled: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pause_until = 0.0
@@ -210,6 +215,8 @@ class Outbox(Component):
         (WAITING when it is to be retried)."""
         if row_id in self._claimed:
             return WAITING
+        if row_id in self._cancelled:
+            return DELIVERED  # being forgotten: nothing to send
         self._claimed.add(row_id)
         try:
             async with self.sessions() as session:
@@ -311,7 +318,7 @@ class Outbox(Component):
     async def forget_chat(self, chat_id: int) -> int:
         """Delete the messages waiting for one chat (/forget); returns how many."""
         doomed: list[int] = []
-        async with self.sessions.begin() as session:
+        async with self.sessions() as session:
             rows = (
                 await session.execute(select(OutboxMessage.id, OutboxMessage.payload_enc))
             ).all()
@@ -321,8 +328,21 @@ class Outbox(Component):
                         doomed.append(row_id)
                 except (DecryptionError, KeyError, TypeError, ValueError):
                     continue
+        # A send of one of these rows may be under way (it read the row before this): let its
+        # attempt end first, then delete, so a forgotten message never goes out afterwards.
+        self._cancelled.update(doomed)
+        try:
+            for _ in range(FORGET_WAIT_STEPS):
+                if not self._claimed.intersection(doomed):
+                    break
+                await asyncio.sleep(FORGET_WAIT_STEP)
             if doomed:
-                await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(doomed)))
+                async with self.sessions.begin() as session:
+                    await session.execute(
+                        delete(OutboxMessage).where(OutboxMessage.id.in_(doomed))
+                    )
+        finally:
+            self._cancelled.difference_update(doomed)
         return len(doomed)
 
     async def waiting(self) -> int:
