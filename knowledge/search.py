@@ -346,7 +346,10 @@ class SearchIndex:
         self.idf: dict[str, float] = {}
         self.vocabulary: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES}
         self.stems: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
-        self.people: dict[str, set[int]] = defaultdict(set)
+        # Name keys of the people in cases: surnames name a case; a first name is shared by
+        # too many people ("Max" is no question about Maks Bokaev) and only adds to a surname.
+        self.surnames: dict[str, set[int]] = defaultdict(set)
+        self.first_names: dict[str, set[int]] = defaultdict(set)
         self.proper_names: set[str] = set()
         self._build()
         self.samples: list[Sample] = []
@@ -478,10 +481,14 @@ class SearchIndex:
         if article.case is not None:
             for names in article.case.people.values():
                 for name in names:
-                    for token in tokenize(name):
+                    *first, last = tokenize(name) or [""]
+                    for token, index in [
+                        *((t, self.first_names) for t in first),
+                        (last, self.surnames),
+                    ]:
                         if len(token) >= 3:
                             for key in _name_keys(token):
-                                self.people[key].add(doc)
+                                index[key].add(doc)
         for lang in LANGUAGES:
             text = article.texts.get(lang)
             if text is None:
@@ -663,14 +670,16 @@ class SearchIndex:
             if value > best.get(doc, 0.0):
                 best[doc] = value
 
-    def person_docs(self, token: QueryToken) -> set[int]:
-        """Cases naming a person this token names (inflected forms too: "Жыланбаевым")."""
+    def person_docs(self, token: QueryToken, index: dict[str, set[int]] | None = None) -> set[int]:
+        """Cases naming a person by this token's surname (inflected forms too: "Жыланбаевым");
+        with `index`, by the names in that index instead."""
+        names = self.surnames if index is None else index
         docs: set[int] = set()
         for reading in token.original_readings or token.readings:
             if reading.language == "num" or len(reading.surface) < 3:
                 continue
             for key in _name_keys(reading.surface):
-                docs.update(self.people.get(key, ()))
+                docs.update(names.get(key, ()))
         return docs
 
     def _asks_about_past(self, query: Query, entity_docs: set[int]) -> bool:
@@ -684,10 +693,13 @@ class SearchIndex:
         cities = {c.split(":", 1)[1] for c in query.concepts if c.startswith("city:")}
         wants_place = query.has("where", "venue")
         person_hits: Counter[int] = Counter()
+        first_name_hits: Counter[int] = Counter()
         for token in query.tokens:
             if token.content:
-                for doc in self.person_docs(token):
-                    person_hits[doc] += 1
+                person_hits.update(self.person_docs(token))
+                first_name_hits.update(self.person_docs(token, self.first_names))
+        for doc in person_hits:
+            person_hits[doc] += first_name_hits[doc]
         months = {int(c.split("_")[1]) for c in query.concepts if c.startswith("month_")}
         years = set(query.years)
         for doc, article in enumerate(self.articles):
@@ -733,7 +745,10 @@ class SearchIndex:
             total += weight
             hit_terms = [term for term in token.terms if self._in_doc(term, top)]
             hit_concepts = [c for c in token.concepts if self._in_doc(f"@{c}", top)]
-            if hit_terms or hit_concepts or top in self.person_docs(token):
+            names_top = top in self.person_docs(token) or top in self.person_docs(
+                token, self.first_names
+            )
+            if hit_terms or hit_concepts or names_top:
                 matched += weight * token.weight
             # A rare word the best article has in its title or keywords (curated, in-domain
             # words) or a proper name it mentions is evidence too; concept words count above.

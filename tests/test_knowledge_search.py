@@ -79,6 +79,13 @@ def test_person_names_find_the_case_in_any_grammatical_case(kb: KnowledgeBase) -
     assert top_id(kb, "Сарыбаеваға не болды?") == "case-sample-2019"
 
 
+def test_a_first_name_alone_names_no_case(real_kb: KnowledgeBase) -> None:
+    # "max" read as the first name of Maks Bokaev once answered with his 2016 prison sentence
+    assert top_id(real_kb, "max days in jail for a rally?") != "case-bokaev-ayan-2016"
+    assert top_id(real_kb, "Макс Боқаевқа не болды?") == "case-bokaev-ayan-2016"
+    assert top_id(real_kb, "What happened to Bokaev?") == "case-bokaev-ayan-2016"
+
+
 def test_month_and_year_find_the_case(kb: KnowledgeBase) -> None:
     assert top_id(kb, "Кого арестовали за пикет в июне 2019 года?") == "case-sample-2019"
 
