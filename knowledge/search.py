@@ -74,6 +74,7 @@ SAMPLE_MARGIN = 0.05
 CLARIFY_BELOW = SAMPLE_CLOSE
 CLARIFY_RATIO = 0.9
 MAX_CHOICES = 3
+TRACKS = frozenset({"@form_notified", "@form_approved"})
 
 _YEAR = re.compile(r"^(19[89]\d|20\d\d)$")
 
@@ -218,13 +219,20 @@ class ConceptDictionary:
             lang: defaultdict(set) for lang in LANGUAGES
         }
         self._key_cache: dict[tuple[str, str, tuple[str, ...]], frozenset[PatternKey]] = {}
+        # concept -> concepts it overrides on the same word ("unsanctioned" is no "sanctioned")
+        self.excludes: dict[str, set[str]] = {}
         for concept, spec in (data.get("concepts") or {}).items():
             self.scope[concept] = float(spec.get("scope", 0))
+            if spec.get("excludes"):
+                self.excludes[concept] = set(spec["excludes"])
             for lang in LANGUAGES:
                 for entry in spec.get(lang) or []:
                     self._add(concept, lang, str(entry))
         for city, names in (data.get("cities") or {}).items():
             self.add_city(city, names)
+        unknown = set().union(*self.excludes.values()) - self.scope.keys()
+        if unknown:
+            raise ValueError(f"concepts.yaml: `excludes` names unknown concepts {sorted(unknown)}")
 
     def add_city(self, city: str, names: Iterable[str]) -> None:
         """Register a city's names (any language) under the concept `city:<key>`."""
@@ -301,6 +309,9 @@ class ConceptDictionary:
                     ):
                         for covered in range(position, end):
                             found[covered].add(concept)
+        for concepts in found:
+            for concept in concepts & self.excludes.keys():  # a set: the loop sees a copy
+                concepts -= self.excludes[concept]
         return found
 
 
@@ -649,8 +660,13 @@ class SearchIndex:
         sample_hits: dict[int, set[int]] = defaultdict(set)
         weights = list(words.values())
         for index, terms in enumerate(words):
+            forms = terms & TRACKS
             for term in terms:
                 for number, position in self.sample_words_with.get(term, ()):
+                    if term == "@assembly" and forms:
+                        sample_forms = self.samples[number].words[position][0] & TRACKS
+                        if sample_forms and not forms & sample_forms:
+                            continue  # a picket is not a march: the law treats them apart
                     question_hits[number].add(index)
                     sample_hits[number].add(position)
         best: dict[int, float] = {}

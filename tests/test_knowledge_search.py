@@ -8,7 +8,14 @@ import pytest
 
 from knowledge.loader import load_knowledge
 from knowledge.model import KnowledgeBase
-from knowledge.search import Hit, SearchResult, index_for, question_parts, search
+from knowledge.search import (
+    ConceptDictionary,
+    Hit,
+    SearchResult,
+    index_for,
+    question_parts,
+    search,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "knowledge"
 
@@ -188,3 +195,22 @@ def test_did_you_mean_when_two_unrelated_articles_are_about_as_close(kb: Knowled
 )
 def test_a_message_is_split_into_its_questions(message: str, parts: list[str]) -> None:
     assert question_parts(message) == parts
+
+
+def test_unsanctioned_is_not_sanctioned(real_kb: KnowledgeBase) -> None:
+    analyze = index_for(real_kb).analyze
+    assert "approval" not in analyze("несанкционированный митинг").concepts
+    assert {"unapproved"} <= analyze("келісілмеген пикет").concepts - {"approval"}
+    assert "approval" in analyze("нужно ли разрешение на пикет").concepts
+
+
+def test_a_sample_about_one_track_is_no_paraphrase_of_the_other(real_kb: KnowledgeBase) -> None:
+    # The law notifies a picket and approves a march; "permission" is how people say both.
+    assert top_id(real_kb, "пикетке рұқсат керек пе") in {"notification-procedure", "single-picket"}
+    assert top_id(real_kb, "шеруге рұқсат керек пе") == "approval-procedure"
+    assert top_id(real_kb, "do I need a permit for a march") == "approval-procedure"
+
+
+def test_concepts_may_only_exclude_known_concepts() -> None:
+    with pytest.raises(ValueError, match="unknown concepts"):
+        ConceptDictionary({"concepts": {"a": {"scope": 1, "excludes": ["nothing"], "en": ["x"]}}})
