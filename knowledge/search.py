@@ -444,7 +444,7 @@ class SearchIndex:
         concepts = self.concepts.match(readings)
         words = []
         for token, (reading,), found in zip(tokens, readings, concepts, strict=True):
-            if reading.language != "num" and is_stopword(token, lang):
+            if reading.language != "num" and is_stopword(reading.surface, lang):
                 continue
             terms = {_term(reading, reading.stems[0]), *(f"@{concept}" for concept in found)}
             words.append(frozenset(terms))
@@ -483,7 +483,7 @@ class SearchIndex:
             if reading.language != "num":
                 self.vocabulary[lang][reading.surface] += 1
                 self.stems[lang].add(reading.stems[0])
-            if reading.language == "num" or not is_stopword(token, lang):
+            if reading.language == "num" or not is_stopword(reading.surface, lang):
                 terms.append(_term(reading, reading.stems[0]))
             terms.extend(f"@{concept}" for concept in found)
         return terms

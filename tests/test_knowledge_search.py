@@ -214,3 +214,13 @@ def test_a_sample_about_one_track_is_no_paraphrase_of_the_other(real_kb: Knowled
 def test_concepts_may_only_exclude_known_concepts() -> None:
     with pytest.raises(ValueError, match="unknown concepts"):
         ConceptDictionary({"concepts": {"a": {"scope": 1, "excludes": ["nothing"], "en": ["x"]}}})
+
+
+def test_a_latin_script_sample_drops_the_function_words_its_cyrillic_form_drops(
+    real_kb: KnowledgeBase,
+) -> None:
+    # "ushin", "qansha" are function words; kept, they diluted every Latin-script sample
+    words = index_for(real_kb)._word_terms
+    latin = words("mitingke shyqqanym ushin aiyppul qansha", "kk")
+    assert latin == words("митингке шыққаным үшін айыппұл қанша", "kk")
+    assert len(latin) == 3
