@@ -87,7 +87,7 @@ def answer_question(
     if is_detention_report(result.query):
         asked = [result.top, *(article for _query, article in parts)]
         also = next(
-            (a for a in asked if a is not None and a.kind in ("rights", "help")
+            (a for a in asked if a is not None and a.kind in ("rights", "help", "sanctions", "cases")
              and a.id != DETENTION_ARTICLE_ID),
             None,
         )  # fmt: skip
