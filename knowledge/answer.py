@@ -131,16 +131,22 @@ def _part_answers(
         return []
     # The time carries over: "how many died and how many were detained in January 2022?" (a
     # place does not: "where in Shymkent, and how many days before?" asks a general rule).
+    # Other numbers stay in their part: "fined 50 MCI, and can I appeal?".
+    years = {str(year) for year in result.query.years}
     context = [
         token.text
         for token in result.query.tokens
-        if token.text.isdigit() or any(c.startswith("month_") for c in token.concepts)
+        if token.text in years or any(c.startswith("month_") for c in token.concepts)
     ]
     answers = []
+    follows_question = False
     for piece in pieces[:MAX_PARTS]:
         missing = [word for word in context if word not in piece]
         part = index.search(" ".join([piece, *missing]), language=result.query.language)
-        if not _is_question(piece, part.query):
+        # "…a yurt at a rally? And a speaker with a microphone": the rest of the question
+        continues = follows_question and _starts_with_conjunction(piece, part.query)
+        follows_question = _is_question(piece, part.query)
+        if not (follows_question or continues):
             continue  # "I work for a regional paper." says who asks; it asks nothing
         article = part.answering_in_context()
         if article is not None:
@@ -183,6 +189,11 @@ _QUESTION_WORDS = {
            "когда", "где"},
     "kk": {"неге", "калаи", "не", "кім", "ким", "кандаи", "канша", "кашан", "каида", "неликтен",
            "ма", "ме", "ба", "бе", "па", "пе"},
+}  # fmt: skip
+_CONJUNCTIONS = {
+    "en": {"and", "also", "plus", "or"},
+    "ru": {"и", "а", "также", "ещё", "еще", "или"},
+    "kk": {"және", "тағы", "әрі", "немесе"},
 }  # fmt: skip
 # Finite-verb endings of a detention word (not the noun "задержание"/"detention"/"ұстау").
 _RU_VERB_ENDINGS = ("ли", "ла", "л", "ют", "ет", "ят", "ит", "ат", "ан", "ана", "аны", "ано",
@@ -301,8 +312,16 @@ def _is_question(text: str, query: Query) -> bool:
     return bool(words & _cues(_QUESTION_WORDS, query.language))
 
 
+def _starts_with_conjunction(text: str, query: Query) -> bool:
+    """True for "and …", "а с флагом", "тағы …": a part that goes on from the one before."""
+    first = next(iter(query.tokens), None)
+    return first is not None and _surface(first, query.language) in _cues(
+        _CONJUNCTIONS, query.language
+    )
+
+
 def _is_own_relative(word: str, language: str) -> bool:
-    """"my brother", "досым", "сестру": someone close to the writer. In Kazakh the root must
+    """ "my brother", "досым", "сестру": someone close to the writer. In Kazakh the root must
     carry "my" (-м/-ым: "әйелім", not "әйелдер", women in general)."""
     for root in _RELATIVE_ROOTS[language]:
         if word.startswith(root) and len(word) > 2:
@@ -435,9 +454,9 @@ def sources_line(sources: list[Source], language: str) -> str:
     line = _escape(_("Sources:")) + " " + "; ".join(kept)
     if len(shown) > len(kept):
         more = len(shown) - len(kept)
-        line += " " + _escape(ngettext("and {count} more", "and {count} more", more).format(
-            count=more
-        ))
+        line += " " + _escape(
+            ngettext("and {count} more", "and {count} more", more).format(count=more)
+        )
     return line
 
 
@@ -483,8 +502,9 @@ def _footer(sources: list[Source], checked: date | None, language: str) -> str:
 
 def _uncertain_line(language: str) -> str:
     _ = gettext_for(language)
-    text = _("⚠️ marks what our sources do not confirm. Check it with a lawyer or the official "
-             "source.")
+    text = _(
+        "⚠️ marks what our sources do not confirm. Check it with a lawyer or the official source."
+    )
     return f"<i>{_escape(text)}</i>"
 
 

@@ -387,3 +387,26 @@ def test_did_you_mean_gives_the_closest_answer_as_a_guess_and_a_button_per_topic
     assert "Did you mean one of these?" in text
     assert callbacks(reply) == ["kb:show:notice-period", "kb:show:koap-488"]
     assert (reply.kind, reply.topic) == ("clarify", "notice-period")
+
+
+def test_a_sum_in_one_part_does_not_steer_the_other_part() -> None:
+    # "50" belongs to the fine; carried into "can I still appeal?" it hid the appeal article
+    reply = answer_question(
+        load_knowledge(),
+        "got fined 50 MCI for a picket. how much is that in tenge and can I still appeal?",
+        today=date(2026, 11, 22),
+    )
+    assert reply.kind == "computed"
+    assert "216,250" in reply.html
+    assert "kb:show:appeal-sanction" in [b.callback_data for row in reply.buttons for b in row]
+
+
+def test_a_part_that_goes_on_from_a_question_is_answered_too() -> None:
+    reply = answer_question(
+        load_knowledge(), "можно поставить юрту на митинге? и колонку с микрофоном"
+    )
+    shown = [b.callback_data for row in reply.buttons for b in row]
+    assert "kb:show:rights-during-assembly" in shown
+    # a statement that only says who asks is still no question
+    plain = answer_question(load_knowledge(), "Я журналист. И работаю в Алматы.")
+    assert plain.kind == "no_answer"
