@@ -408,5 +408,5 @@ def test_a_part_that_goes_on_from_a_question_is_answered_too() -> None:
     shown = [b.callback_data for row in reply.buttons for b in row]
     assert "kb:show:rights-during-assembly" in shown
     # a statement that only says who asks is still no question
-    plain = answer_question(load_knowledge(), "Я журналист. И работаю в Алматы.")
+    plain = answer_question(real_kb, "Я журналист. И работаю в Алматы.")
     assert plain.kind == "no_answer"
