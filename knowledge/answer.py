@@ -33,8 +33,11 @@ DETENTION_ARTICLE_ID = "if-detained"
 MCI_ARTICLE_ID = "mci"
 MAX_SOURCES_IN_LINE = 3
 MAX_PARTS = 3
+# What a detention message may also ask about, answered beside the alarm (not venues: "detained
+# in Almaty" names a place, it does not ask where to gather).
+ALSO_WITH_DETENTION = ("rights", "help", "sanctions", "cases")
 # Concepts of questions that share words with ours but are not about assemblies (concepts.yaml).
-OTHER_DOMAINS = ("other_meeting", "other_offence", "other_complaint")
+OTHER_DOMAINS = ("other_meeting", "other_offence", "other_complaint", "foreign_city")
 NOTIFY_ARTICLE_ID = "notification-procedure"
 FINES_ARTICLE_ID = "koap-488"
 # The part of the detention article shown first: its opening paragraphs up to the first list.
@@ -87,7 +90,7 @@ def answer_question(
     if is_detention_report(result.query):
         asked = [result.top, *(article for _query, article in parts)]
         also = next(
-            (a for a in asked if a is not None and a.kind in ("rights", "help", "sanctions", "cases")
+            (a for a in asked if a is not None and a.kind in ALSO_WITH_DETENTION
              and a.id != DETENTION_ARTICLE_ID),
             None,
         )  # fmt: skip

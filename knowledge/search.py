@@ -74,6 +74,7 @@ SAMPLE_MARGIN = 0.05
 CLARIFY_BELOW = SAMPLE_CLOSE
 CLARIFY_RATIO = 0.9
 MAX_CHOICES = 3
+ASSEMBLY_CONCEPT = "assembly"
 TRACKS = frozenset({"@form_notified", "@form_approved"})
 
 _YEAR = re.compile(r"^(19[89]\d|20\d\d)$")
@@ -443,7 +444,7 @@ class SearchIndex:
         readings = [[_content_reading(token, lang)] for token in tokens]
         concepts = self.concepts.match(readings)
         words = []
-        for token, (reading,), found in zip(tokens, readings, concepts, strict=True):
+        for (reading,), found in zip(readings, concepts, strict=True):
             if reading.language != "num" and is_stopword(reading.surface, lang):
                 continue
             terms = {_term(reading, reading.stems[0]), *(f"@{concept}" for concept in found)}
@@ -479,7 +480,7 @@ class SearchIndex:
         readings = [[_content_reading(token, lang)] for token in tokens]
         concepts = self.concepts.match(readings)
         terms = []
-        for token, (reading,), found in zip(tokens, readings, concepts, strict=True):
+        for (reading,), found in zip(readings, concepts, strict=True):
             if reading.language != "num":
                 self.vocabulary[lang][reading.surface] += 1
                 self.stems[lang].add(reading.stems[0])
@@ -663,7 +664,7 @@ class SearchIndex:
             forms = terms & TRACKS
             for term in terms:
                 for number, position in self.sample_words_with.get(term, ()):
-                    if term == "@assembly" and forms:
+                    if term == f"@{ASSEMBLY_CONCEPT}" and forms:
                         sample_forms = self.samples[number].words[position][0] & TRACKS
                         if sample_forms and not forms & sample_forms:
                             continue  # a picket is not a march: the law treats them apart
@@ -746,6 +747,12 @@ class SearchIndex:
             return 0.0, 0.0
         top = self.doc_of[hits[0].article.id]
         evidence = sum(self.concepts.scope.get(concept, 0.0) for concept in query.concepts)
+        if ASSEMBLY_CONCEPT not in query.concepts and any(
+            self.concepts.scope.get(concept, 0.0) < 0 for concept in query.concepts
+        ):
+            # "we invited 300 to a wedding: do we need the akimat's permission?" names another
+            # kind of event and no assembly: what else it shares with ours does not count.
+            return 0.0, 0.0
         if top in entity_docs:
             evidence += ENTITY_EVIDENCE
         if hits[0].sample >= SAMPLE_IN_SCOPE:

@@ -125,10 +125,31 @@ def test_out_of_scope_questions_get_no_article(kb: KnowledgeBase, question: str)
         "recommend a good restaurant in astana",
         "Ертең ауа райы қандай?",
         "how to file a complaint against my neighbours",
+        # an assembly in another country
+        "митинг в Москве сегодня во сколько начинается",
+        "can I protest in Bishkek without a permit",
+        "Лондонда наразылық акциясына шығуға бола ма",
+        # another kind of event, no assembly named: what it shares with ours does not count
+        "туған күнге 50 адам шақырдық, әкімдіктің рұқсаты керек пе",
+        "на свадьбу придут 200 человек, нужно ли разрешение акимата",
     ],
 )
 def test_out_of_scope_on_the_real_content(real_kb: KnowledgeBase, question: str) -> None:
     assert search(real_kb, question).top is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Я гражданин России, можно ли мне участвовать в митинге в Алматы?",
+        "I'm from Kyrgyzstan, can I join a rally in Astana?",
+        "что было с теми, кто пикетировал у посольства Китая",
+    ],
+)
+def test_a_foreign_country_named_by_someone_here_stays_in_scope(
+    real_kb: KnowledgeBase, question: str
+) -> None:
+    assert search(real_kb, question).top is not None
 
 
 @pytest.mark.parametrize(
