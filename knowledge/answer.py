@@ -37,7 +37,13 @@ MAX_PARTS = 3
 # in Almaty" names a place, it does not ask where to gather).
 ALSO_WITH_DETENTION = ("rights", "help", "sanctions", "cases")
 # Concepts of questions that share words with ours but are not about assemblies (concepts.yaml).
-OTHER_DOMAINS = ("other_meeting", "other_offence", "other_complaint", "foreign_city")
+OTHER_DOMAINS = (
+    "other_meeting",
+    "other_offence",
+    "other_complaint",
+    "neighbours",
+    "foreign_city",
+)
 NOTIFY_ARTICLE_ID = "notification-procedure"
 FINES_ARTICLE_ID = "koap-488"
 # The part of the detention article shown first: its opening paragraphs up to the first list.

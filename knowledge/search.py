@@ -53,6 +53,7 @@ VENUES_PRIOR_WITHOUT_CITY = 0.7
 # entities), and the best article must cover enough of the question's content words.
 MIN_EVIDENCE = 1.0
 MIN_COVERAGE = 0.5
+STRONG_EVIDENCE = 3.0  # e.g. three in-domain concepts: an assembly, a notification, the akimat
 GENERIC_TOKEN_WEIGHT = 0.5
 STRONG_TERM_EVIDENCE = 0.5
 RARE_TERM_IDF = 2.5  # about: in at most 1 article in 12
@@ -75,6 +76,10 @@ CLARIFY_BELOW = SAMPLE_CLOSE
 CLARIFY_RATIO = 0.9
 MAX_CHOICES = 3
 ASSEMBLY_CONCEPT = "assembly"
+MINOR_CONCEPT = "minor"
+# "мне 17", "I'm 16", "16 years old", "17 жастамын": someone under 18 asks (a bare "15" is days)
+_AGE_BEFORE = {"мне", "ему", "ей", "сыну", "дочери", "дочке", "i'm", "im", "aged", "жасым"}
+_AGE_AFTER = ("жаста", "жасар", "yo")
 TRACKS = frozenset({"@form_notified", "@form_approved"})
 
 _YEAR = re.compile(r"^(19[89]\d|20\d\d)$")
@@ -528,6 +533,8 @@ class SearchIndex:
         tokens = tokenize(question)
         readings = [self._readings(token, detected) for token in tokens]
         concepts_at = self.concepts.match(readings)
+        for position in _ages_under_18(tokens):
+            concepts_at[position].add(MINOR_CONCEPT)
         query_tokens = []
         for token, token_readings, found in zip(tokens, readings, concepts_at, strict=True):
             content = not _is_function_word(token, detected, token_readings)
@@ -640,7 +647,17 @@ class SearchIndex:
             if score > 0
         ]
         evidence, coverage = self._scope(query, hits, entity_docs)
-        in_scope = bool(hits) and evidence >= MIN_EVIDENCE and coverage >= MIN_COVERAGE
+        # A long message says much besides its question ("…they are closing our village school,
+        # we want to rally: how many days before do we notify the akimat?"): with strong
+        # evidence of the domain, the best article need cover only the domain words.
+        in_scope = (
+            bool(hits)
+            and evidence >= MIN_EVIDENCE
+            and (
+                coverage >= MIN_COVERAGE
+                or (evidence >= STRONG_EVIDENCE and self._covers_domain(query, hits[0]))
+            )
+        )
         return SearchResult(query, hits, in_scope, evidence, coverage)
 
     def _sample_closeness(self, query: Query) -> dict[int, float]:
@@ -738,6 +755,12 @@ class SearchIndex:
                 scores[doc] += boost
         return boosted
 
+    def _covers_domain(self, query: Query, hit: Hit) -> bool:
+        """True when the article has every concept of the question that alone shows the domain."""
+        top = self.doc_of[hit.article.id]
+        domain = [c for c in query.concepts if self.concepts.scope.get(c, 0.0) >= 1]
+        return bool(domain) and all(self._in_doc(f"@{concept}", top) for concept in domain)
+
     def _in_doc(self, term: str, doc: int) -> bool:
         return any((doc, lang) in self.postings.get(term, {}) for lang in LANGUAGES)
 
@@ -757,6 +780,11 @@ class SearchIndex:
             evidence += ENTITY_EVIDENCE
         if hits[0].sample >= SAMPLE_IN_SCOPE:
             evidence += SAMPLE_EVIDENCE
+        # A case's keywords tell its story (a village, its school, water): they show that a
+        # question is ours only when it asks about the past ("what happened to…").
+        story_counts = self.articles[top].kind != "cases" or self._asks_about_past(
+            query, entity_docs
+        )
         matched = total = 0.0
         for token in query.tokens:
             if not token.content:
@@ -776,7 +804,7 @@ class SearchIndex:
             # A rare word the best article has in its title or keywords (curated, in-domain
             # words) or a proper name it mentions is evidence too; concept words count above.
             if not token.concepts and token.text.isalpha() and not token.corrected:
-                strong = any(
+                strong = story_counts and any(
                     t in self.strong_terms[top] and self.idf[t] >= RARE_TERM_IDF for t in hit_terms
                 )
                 proper = any(fold_kazakh(r.surface) in self.proper_names for r in token.readings)
@@ -806,6 +834,23 @@ def question_parts(question: str) -> list[str]:
         pieces.extend(_SECOND_QUESTION.split(sentence))
     parts = [piece.strip(" ,.;") for piece in pieces if len(tokenize(piece)) >= MIN_PART_WORDS]
     return parts or [question]
+
+
+def _ages_under_18(tokens: list[str]) -> list[int]:
+    """Positions of numbers that give the age of someone under 18."""
+    positions = []
+    for position, token in enumerate(tokens):
+        if not (token.isdigit() and 10 <= int(token) < 18):
+            continue
+        before = tokens[position - 1] if position else ""
+        after = tokens[position + 1 : position + 3]
+        if (
+            before in _AGE_BEFORE
+            or (after and after[0].startswith(_AGE_AFTER))
+            or after == ["years", "old"]
+        ):
+            positions.append(position)
+    return positions
 
 
 def _is_function_word(token: str, language: str, readings: list[Reading]) -> bool:

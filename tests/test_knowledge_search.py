@@ -245,3 +245,33 @@ def test_a_latin_script_sample_drops_the_function_words_its_cyrillic_form_drops(
     latin = words("mitingke shyqqanym ushin aiyppul qansha", "kk")
     assert latin == words("митингке шыққаным үшін айыппұл қанша", "kk")
     assert len(latin) == 3
+
+
+@pytest.mark.parametrize(
+    ("question", "minor"),
+    [
+        ("мне 17, можно организовать пикет?", True),
+        ("I'm 16, can I join a rally", True),
+        ("16 years old, can I go to a protest", True),
+        ("17 жастамын, митингке бара аламын ба", True),
+        ("15 суток за митинг?", False),
+        ("штраф 15 МРП за пикет", False),
+    ],
+)
+def test_an_age_under_18_is_read_as_a_minor(
+    real_kb: KnowledgeBase, question: str, minor: bool
+) -> None:
+    assert ("minor" in index_for(real_kb).analyze(question).concepts) is minor
+
+
+def test_a_long_message_about_assemblies_is_answered_despite_its_story(
+    real_kb: KnowledgeBase,
+) -> None:
+    story = (
+        "добрый вечер, у нас в посёлке закрывают единственную школу, люди злые, хотим выйти "
+        "на митинг, за сколько дней надо уведомить акимат"
+    )
+    assert top_id(real_kb, story) == "notification-procedure"
+    # The same story without an assembly is not ours, though a case's keywords share its words
+    # (the Almerek march of 2012: a village, its school).
+    assert top_id(real_kb, "у нас в посёлке закрывают единственную школу, куда обращаться") is None
