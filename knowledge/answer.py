@@ -367,7 +367,7 @@ def parse_mci_request(query: Query, today: date) -> tuple[int, int] | None:
         for neighbour in (position - 1, position + 1):
             if 0 <= neighbour < len(tokens):
                 text = tokens[neighbour].text
-                if text.isdigit() and int(text) not in query.years and int(text) > 0:
+                if text.isdecimal() and int(text) not in query.years and int(text) > 0:
                     count = int(text)
                     break
         if count is not None:

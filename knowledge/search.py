@@ -332,7 +332,7 @@ def _concept_data() -> dict[str, Any]:
 
 
 def _content_reading(token: str, lang: str) -> Reading:
-    if token.isdigit():
+    if token.isdecimal():
         return Reading("num", token, (token,))
     if lang != "en" and script_of(token) == "latin":
         # Kazakh and Russian written in Latin letters ("mitingke ruqsat") are read in Cyrillic,
@@ -548,7 +548,7 @@ class SearchIndex:
                         query_token.content = False
                         query_token.terms = []
             query_tokens.append(query_token)
-        numbers = [token for token in tokens if token.isdigit()]
+        numbers = [token for token in tokens if token.isdecimal()]
         all_concepts = set().union(*(t.concepts for t in query_tokens)) if query_tokens else set()
         return Query(question, detected, query_tokens, all_concepts, numbers)
 
@@ -840,7 +840,7 @@ def _ages_under_18(tokens: list[str]) -> list[int]:
     """Positions of numbers that give the age of someone under 18."""
     positions = []
     for position, token in enumerate(tokens):
-        if not (token.isdigit() and 10 <= int(token) < 18):
+        if not (token.isdecimal() and 10 <= int(token) < 18):
             continue
         before = tokens[position - 1] if position else ""
         after = tokens[position + 1 : position + 3]
@@ -854,7 +854,7 @@ def _ages_under_18(tokens: list[str]) -> list[int]:
 
 
 def _is_function_word(token: str, language: str, readings: list[Reading]) -> bool:
-    if token.isdigit():
+    if token.isdecimal():
         return False
     for reading in readings:
         if reading.language == language:
@@ -876,7 +876,7 @@ def _deletion_index(words: Iterable[str]) -> dict[str, set[str]]:
     """Symmetric-delete index: each word and its one-letter deletions point to the word."""
     index: dict[str, set[str]] = defaultdict(set)
     for word in words:
-        if len(word) < 4 or word.isdigit():
+        if len(word) < 4 or word.isdecimal():
             continue
         index[word].add(word)
         for variant in _deletes(word):

@@ -140,7 +140,7 @@ def tokenize(text: str) -> list[str]:
 
 def script_of(token: str) -> str:
     """'cyrillic', 'latin', 'digits' or 'other' for one normalised token."""
-    if token.isdigit():
+    if token.isdecimal():
         return "digits"
     cyrillic = sum(1 for char in token if "\u0400" <= char <= "\u04ff")
     if cyrillic:
@@ -250,7 +250,7 @@ def kazakh_stem_candidates(word: str) -> tuple[str, ...]:
 @lru_cache(maxsize=32768)
 def stem(word: str, language: str) -> str:
     """The stem of a normalised word in `language` (kk stems are folded)."""
-    if word.isdigit():
+    if word.isdecimal():
         return word
     if language == "kk":
         return stem_kazakh(word)
@@ -292,7 +292,7 @@ def detect_language(text: str, lexicon: Lexicon | None = None) -> str:
     Russian, as English; Latin words transliterated) is scored by function words and, when a
     `lexicon(word, language)` is given, by how many words the knowledge base knows.
     """
-    tokens = [token for token in tokenize(text) if not token.isdigit()]
+    tokens = [token for token in tokenize(text) if not token.isdecimal()]
     if not tokens:
         return "ru"
     if has_kazakh_letters(text):

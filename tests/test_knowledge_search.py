@@ -275,3 +275,11 @@ def test_a_long_message_about_assemblies_is_answered_despite_its_story(
     # The same story without an assembly is not ours, though a case's keywords share its words
     # (the Almerek march of 2012: a village, its school).
     assert top_id(real_kb, "у нас в посёлке закрывают единственную школу, куда обращаться") is None
+
+
+@pytest.mark.parametrize("question", ["мне ₁₇, можно на пикет?", "штраф ²⁰ МРП", "I'm ①⑦"])
+def test_digits_that_are_no_numbers_do_not_break_a_question(
+    real_kb: KnowledgeBase, question: str
+) -> None:
+    # "₃".isdigit() is true but int("₃") fails: the fuzz test found it in an inline query
+    search(real_kb, question)
