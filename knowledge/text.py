@@ -309,10 +309,13 @@ def detect_language(text: str, lexicon: Lexicon | None = None) -> str:
         "'" in token[1:] and not token.endswith(_ENGLISH_CONTRACTIONS) for token in latin
     ):
         return "kk"
-    kazakh_readings = [kazakh_latin_to_cyrillic(token) for token in latin]
+    # A word English knows ("picket", "Kokshetau") is no sign of Russian or Kazakh in Latin
+    # letters, even when its transliteration is a word there too.
+    not_english = [t for t in latin if lexicon is None or not lexicon(t, "en")]
+    kazakh_readings = [kazakh_latin_to_cyrillic(token) for token in not_english]
     scores = {
         "en": _reading_score(latin, "en", lexicon) + 0.5,
-        "ru": _reading_score([russian_latin_to_cyrillic(t) for t in latin], "ru", lexicon),
+        "ru": _reading_score([russian_latin_to_cyrillic(t) for t in not_english], "ru", lexicon),
         "kk": _reading_score(kazakh_readings, "kk", lexicon)
         + _kazakh_shape_bonus(kazakh_readings)
         + (1.0 if any("q" in token for token in latin) else 0.0),

@@ -178,3 +178,13 @@ def test_detect_language_uses_a_lexicon_when_given() -> None:
 
 def test_detect_language_defaults_to_russian_for_numbers() -> None:
     assert detect_language("488") == "ru"
+
+
+def test_a_word_english_knows_is_no_sign_of_translit() -> None:
+    known = {("en", "picket"), ("en", "kokshetau"), ("ru", "пикет"), ("ru", "кокшетау")}
+    known |= {("ru", "макс")}  # a first name in a Russian case: "max" read as Russian
+
+    def lexicon(word: str, lang: str) -> bool:
+        return (lang, word) in known
+
+    assert detect_language("Kokshetau picket max duration", lexicon) == "en"
