@@ -42,7 +42,8 @@ OTHER_DOMAINS = (
     "other_offence",
     "other_complaint",
     "neighbours",
-    "foreign_city",
+    "migration_papers",
+    "abroad",
 )
 NOTIFY_ARTICLE_ID = "notification-procedure"
 FINES_ARTICLE_ID = "koap-488"

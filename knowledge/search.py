@@ -76,6 +76,7 @@ CLARIFY_BELOW = SAMPLE_CLOSE
 CLARIFY_RATIO = 0.9
 MAX_CHOICES = 3
 ASSEMBLY_CONCEPT = "assembly"
+PROTEST_CONCEPT = "protest"
 MINOR_CONCEPT = "minor"
 # "мне 17", "I'm 16", "16 years old", "17 жастамын": someone under 18 asks (a bare "15" is days)
 _AGE_BEFORE = {"мне", "ему", "ей", "сыну", "дочери", "дочке", "i'm", "im", "aged", "жасым"}
@@ -227,8 +228,11 @@ class ConceptDictionary:
         self._key_cache: dict[tuple[str, str, tuple[str, ...]], frozenset[PatternKey]] = {}
         # concept -> concepts it overrides on the same word ("unsanctioned" is no "sanctioned")
         self.excludes: dict[str, set[str]] = {}
+        self.unranked: set[str] = set()
         for concept, spec in (data.get("concepts") or {}).items():
             self.scope[concept] = float(spec.get("scope", 0))
+            if spec.get("rank") is False:
+                self.unranked.add(concept)
             if spec.get("excludes"):
                 self.excludes[concept] = set(spec["excludes"])
             for lang in LANGUAGES:
@@ -452,7 +456,8 @@ class SearchIndex:
         for (reading,), found in zip(readings, concepts, strict=True):
             if reading.language != "num" and is_stopword(reading.surface, lang):
                 continue
-            terms = {_term(reading, reading.stems[0]), *(f"@{concept}" for concept in found)}
+            ranked = found - self.concepts.unranked
+            terms = {_term(reading, reading.stems[0]), *(f"@{concept}" for concept in ranked)}
             words.append(frozenset(terms))
         return words
 
@@ -491,7 +496,7 @@ class SearchIndex:
                 self.stems[lang].add(reading.stems[0])
             if reading.language == "num" or not is_stopword(reading.surface, lang):
                 terms.append(_term(reading, reading.stems[0]))
-            terms.extend(f"@{concept}" for concept in found)
+            terms.extend(f"@{concept}" for concept in found - self.concepts.unranked)
         return terms
 
     def _index_names(self, doc: int, article: Article) -> None:
@@ -770,11 +775,11 @@ class SearchIndex:
             return 0.0, 0.0
         top = self.doc_of[hits[0].article.id]
         evidence = sum(self.concepts.scope.get(concept, 0.0) for concept in query.concepts)
-        if ASSEMBLY_CONCEPT not in query.concepts and any(
+        if PROTEST_CONCEPT not in query.concepts and any(
             self.concepts.scope.get(concept, 0.0) < 0 for concept in query.concepts
         ):
             # "we invited 300 to a wedding: do we need the akimat's permission?" names another
-            # kind of event and no assembly: what else it shares with ours does not count.
+            # kind of event and no protest: what else it shares with ours does not count.
             return 0.0, 0.0
         if top in entity_docs:
             evidence += ENTITY_EVIDENCE
