@@ -7,12 +7,13 @@ import logging
 from collections.abc import Callable
 
 from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.core.db import DATABASE_ERRORS
 from bot.core.i18n import normalize_language
 from bot.telegram.context import JiynContext
-from handlers.common.replies import send_reply
+from handlers.common.replies import asked_message, send_reply
 from knowledge.answer import Reply, answer_question, article_reply, sources_reply
 from knowledge.model import KnowledgeBase
 
@@ -72,7 +73,7 @@ async def send_for_button(
         await query.answer(_("This button is no longer active."))
         return
     await query.answer()
-    await send_reply(update.effective_message, reply)
+    await send_reply(asked_message(update), reply)
 
 
 async def show_article(update: Update, context: JiynContext) -> None:
@@ -91,7 +92,10 @@ async def record_vote(update: Update, context: JiynContext) -> None:
     await context.services.feedback.record(article_id, vote == "up", context.language)
     await query.answer(_("Thank you! This helps us improve the answers."))
     asked = getattr(query.message, "reply_to_message", None)
-    if vote != "up" and asked is not None and asked.text:
+    # In a group an answer quotes the command it answers (handlers.common.replies), never a
+    # question: questions are answered in the private chat only.
+    private = update.effective_chat.type == ChatType.PRIVATE
+    if vote != "up" and private and asked is not None and asked.text:
         down = Reply(context.language, article_id, "article", "")
         await keep_gap(context, asked.text, down, "thumbs_down")
     markup = query.message.reply_markup if query.message else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.telegram.context import JiynContext
-from handlers.common.replies import send_reply
+from handlers.common.replies import answer, asked_message, send_reply
 from knowledge.answer import article_reply
 
 ASK_PATTERN = r"^menu:ask$"
@@ -25,23 +25,24 @@ async def show_rights(update: Update, context: JiynContext) -> None:
 async def send_checklist(update: Update, context: JiynContext) -> None:
     """The detention checklist, as part of another answer."""
     reply = article_reply(context.services.knowledge, RIGHTS_ARTICLE, context.language)
-    await send_reply(update.effective_message, reply)
+    await send_reply(asked_message(update), reply)
 
 
 async def send_relatives_steps(update: Update, context: JiynContext) -> None:
     """What a relative or a witness can do for the detained person (not the detainee's own
     checklist): the knowledge base's article, with its sources and its flags."""
     reply = article_reply(context.services.knowledge, RELATIVES_ARTICLE, context.language)
-    await send_reply(update.effective_message, reply)
+    await send_reply(asked_message(update), reply)
 
 
 async def prompt_question(update: Update, context: JiynContext) -> None:
     """The "Ask a question" menu button: invite the person to type."""
     _ = context.gettext
     await update.callback_query.answer()
-    await update.effective_message.reply_html(
+    await answer(
+        update,
         _(
             "Write your question in your own words, for example: "
             "<i>Do I need approval for a march?</i>"
-        )
+        ),
     )

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.core.gazetteer import distance_km, valid_coordinates
 from bot.telegram.context import JiynContext
-from handlers.common.replies import send_reply
+from handlers.common.replies import answer, asked_message, send_reply
 from knowledge.answer import article_reply
 from knowledge.model import Article, KnowledgeBase, Venue
 
@@ -52,11 +52,12 @@ async def ask_city(update: Update, context: JiynContext) -> None:
         for article in articles
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    await update.effective_message.reply_html(
+    await answer(
+        update,
         _("Choose a city. You can also send your location to see the nearest places.")
         + "\n"
         + _("⚠️ marks a city where some places are not confirmed as designated."),
-        reply_markup=InlineKeyboardMarkup(rows),
+        InlineKeyboardMarkup(rows),
     )
 
 
@@ -103,7 +104,7 @@ async def show_city(update: Update, context: JiynContext) -> None:
         return
     await query.answer()
     reply = article_reply(knowledge, article.id, context.language)
-    await send_reply(update.effective_message, reply)
+    await send_reply(asked_message(update), reply)
     for venue in current_venues(article):
         await _send_venue_pin(update, context, venue, _venue_note(venue, context))
 

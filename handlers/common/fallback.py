@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update
 
 from bot.telegram.context import JiynContext
 from handlers.common.keyboards import main_menu
+from handlers.common.replies import answer
 
 
 async def reply_unknown_command(update: Update, context: JiynContext) -> None:
@@ -31,9 +32,17 @@ async def answer_stale_button(update: Update, context: JiynContext) -> None:
     _ = context.gettext
     query = update.callback_query
     await query.answer(_("This button is no longer active."))
-    if query.message is not None:
-        await context.bot.send_message(
-            query.message.chat.id,
-            _("That button is out of date. Here is the menu:"),
-            reply_markup=main_menu(_),
-        )
+    text = _("That button is out of date. Here is the menu:")
+    if isinstance(query.message, Message):
+        await answer(update, text, main_menu(_))
+    elif query.message is not None:
+        await context.bot.send_message(query.message.chat.id, text, reply_markup=main_menu(_))
+
+
+async def answer_someone_elses_button(update: Update, context: JiynContext) -> None:
+    """A button of a message that answers another person in a group: an alert only the presser
+    sees; the message, the chat and everyone's settings stay as they are."""
+    _ = context.gettext
+    await update.callback_query.answer(
+        _("This button is for the person who asked."), show_alert=True
+    )

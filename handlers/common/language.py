@@ -6,7 +6,7 @@ from telegram import Update
 
 from bot.telegram.context import JiynContext
 from handlers.common.keyboards import language_picker, main_menu
-from handlers.common.replies import edit_or_send
+from handlers.common.replies import answer, edit_or_send
 
 MENU_PATTERN = r"^menu:language$"
 SET_PATTERN = r"^lang:set:(kk|ru|en)$"
@@ -17,9 +17,7 @@ async def ask_language(update: Update, context: JiynContext) -> None:
     _ = context.gettext
     if update.callback_query:
         await update.callback_query.answer()
-    await update.effective_message.reply_html(
-        _("Choose your language:"), reply_markup=language_picker()
-    )
+    await answer(update, _("Choose your language:"), language_picker())
 
 
 async def set_language(update: Update, context: JiynContext) -> None:
@@ -31,6 +29,4 @@ async def set_language(update: Update, context: JiynContext) -> None:
     _ = context.gettext
     await query.answer()
     await edit_or_send(query, _("Language: English. You can change it with /language."))
-    await update.effective_chat.send_message(
-        _("What do you need?"), parse_mode="HTML", reply_markup=main_menu(_)
-    )
+    await answer(update, _("What do you need?"), main_menu(_))

@@ -1,12 +1,13 @@
 """Runs before every handler: drops edits, registers the user, settles the update's language,
-and answers buttons the handlers cannot act on (a vanished message, data the bot did not
-write)."""
+and answers buttons the handlers cannot act on (someone else's in a group, a vanished message,
+data the bot did not write)."""
 
 from __future__ import annotations
 
 import logging
 
 from telegram import CallbackQuery, Message, Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.core.db import DATABASE_ERRORS
@@ -25,8 +26,9 @@ async def ignore_edit(_update: Update, _context: JiynContext) -> None:
 
 async def load_user(update: Update, context: JiynContext) -> None:
     """Create or refresh the user row and set context.language from the saved choice; a button
-    the handlers cannot act on (see _acceptable_button) is answered as out of date and goes no
-    further."""
+    of someone else's message (see _pressed_by_asker) is answered with a short alert to the
+    presser, one the handlers cannot act on (see _acceptable_button) as out of date, and
+    neither goes further."""
     tg_user = update.effective_user
     if tg_user is None or tg_user.is_bot:
         return
@@ -45,9 +47,27 @@ async def load_user(update: Update, context: JiynContext) -> None:
         saved_language, tg_user.language_code, settings.default_language
     )
     query = update.callback_query
+    if query is not None and not _pressed_by_asker(query):
+        await fallback.answer_someone_elses_button(update, context)
+        raise ApplicationHandlerStop
     if query is not None and not _acceptable_button(query):
         await fallback.answer_stale_button(update, context)
         raise ApplicationHandlerStop
+
+
+def _pressed_by_asker(query: CallbackQuery) -> bool:
+    """Whether the press may act: always in a private chat (no one else sees its buttons); in a
+    group only if the button's message answers the presser's own message. The bot answers there
+    quoting the message it answers, also when it answers a button (handlers.common.replies), so
+    the quote says whose the buttons are; a message that quotes nobody's (an answer whose
+    question was deleted) has buttons for no one there. An inaccessible message is answered as
+    out of date next."""
+    message = query.message
+    if not isinstance(message, Message) or message.chat.type == ChatType.PRIVATE:
+        return True
+    asked = message.reply_to_message
+    asker = asked.from_user if asked is not None else None
+    return asker is not None and asker.id == query.from_user.id
 
 
 def _acceptable_button(query: CallbackQuery) -> bool:

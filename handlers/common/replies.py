@@ -1,10 +1,12 @@
-"""Turning a knowledge Reply into a Telegram message, and replacing the message of a button."""
+"""Answering in the right place: a knowledge Reply as a Telegram message, an answer next to what
+it answers (in a group, quoting the asker's message), and replacing the message of a button."""
 
 from __future__ import annotations
 
 from typing import cast
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.telegram.jiyn_bot import JiynBot
@@ -34,11 +36,35 @@ def reply_markup(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+def asked_message(update: Update) -> Message:
+    """The person's message an answer goes with: the update's own message, or, for a button
+    pressed in a group, the person's message that the button's message answered. Answers in a
+    group quote it: that makes the buttons of the answer the asker's too, and no one else's
+    (handlers.common.middleware)."""
+    message = cast(Message, update.effective_message)  # every update that is answered has one
+    asked = message.reply_to_message if update.callback_query is not None else None
+    if asked is not None and message.chat.type != ChatType.PRIVATE:
+        return asked
+    return message
+
+
+async def answer(
+    update: Update, text: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Send an HTML answer in the update's chat; in a group quoting the asker's message (see
+    asked_message), or quoting nothing if it was deleted meanwhile."""
+    await asked_message(update).reply_html(
+        text, reply_markup=reply_markup, allow_sending_without_reply=True
+    )
+
+
 async def send_reply(message: Message, reply: Reply, quote: bool = False) -> int:
     """Send the Reply as an HTML message in the chat of `message`; its message id. With
-    `quote`, as a reply to `message` (a 👎 on the answer then knows what was asked)."""
+    `quote`, and always in a group, as a reply to `message` (a 👎 on the answer then knows what
+    was asked; in a group, the quote says whose the answer's buttons are)."""
     bot = cast(JiynBot, message.get_bot())
-    reply_to = message.message_id if quote else None
+    quoted = quote or message.chat.type != ChatType.PRIVATE
+    reply_to = message.message_id if quoted else None
     return await bot.send_html(message.chat_id, reply.html, reply_markup(reply), reply_to)
 
 

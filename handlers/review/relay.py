@@ -77,25 +77,23 @@ async def send_message_to_reporter(
         return True
     outbox = context.services.outbox
     rows: list[OutboxMessage] = []
+    messages: list[tuple[str, InlineKeyboardMarkup]] = []
 
-    def to_outbox(session: object, event_id: int) -> None:
+    def to_outbox(session: object, event_id: int, kept: str) -> None:
+        body, reply = _message_to_reporter(
+            gettext_for(contact.language), contact.code, kept, contact.report_id, event_id
+        )
+        messages.append((body, reply))
         if outbox is not None:
-            body, reply = _message_to_reporter(
-                gettext_for(contact.language), contact.code, text, contact.report_id, event_id
-            )
             rows.append(outbox.add(session, RELAY, contact.chat_id, body, reply_markup=reply))
 
-    event_id = await service.record_message_to_reporter(
-        contact.report_id, user_id, text, then=to_outbox
-    )
+    await service.record_message_to_reporter(contact.report_id, user_id, text, then=to_outbox)
     if outbox is not None:
         # Delivered now, or from the outbox when Telegram answers again.
         outcomes = await outbox.deliver_now([row.id for row in rows])
         delivered = all(outcome in (DELIVERED, WAITING) for outcome in outcomes.values())
     else:
-        body, reply = _message_to_reporter(
-            gettext_for(contact.language), contact.code, text, contact.report_id, event_id
-        )
+        [(body, reply)] = messages
         try:
             await context.bot.send_message(
                 contact.chat_id, body, parse_mode="HTML", reply_markup=reply
@@ -189,20 +187,20 @@ async def send_reply_to_volunteer(update: Update, context: JiynContext, pending:
     language = await services.users.language_of(volunteer_id, services.settings.default_language)
     outbox = services.outbox
     rows: list[OutboxMessage] = []
+    messages: list[tuple[str, InlineKeyboardMarkup]] = []
 
-    def to_outbox(session: object, code: str) -> None:
+    def to_outbox(session: object, code: str, kept: str) -> None:
+        body, buttons = _message_to_volunteer(gettext_for(language), code, kept, pending.report_id)
+        messages.append((body, buttons))
         if outbox is not None:
-            body, buttons = _message_to_volunteer(
-                gettext_for(language), code, text, pending.report_id
-            )
             rows.append(outbox.add(session, RELAY, volunteer_id, body, reply_markup=buttons))
 
-    code = await service.record_message_from_reporter(pending.report_id, text, then=to_outbox)
+    await service.record_message_from_reporter(pending.report_id, text, then=to_outbox)
     if outbox is not None:
         outcomes = await outbox.deliver_now([row.id for row in rows])
         delivered = all(outcome in (DELIVERED, WAITING) for outcome in outcomes.values())
     else:
-        body, buttons = _message_to_volunteer(gettext_for(language), code, text, pending.report_id)
+        [(body, buttons)] = messages
         try:
             await context.bot.send_message(
                 volunteer_id, body, parse_mode="HTML", reply_markup=buttons

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 
 from bot.core.db import SessionFactory, rowcount
 from bot.core.models import QuestionGap
+from bot.core.text import typed
 from bot.services.component import Component
 
 OUTCOMES = ("no_answer", "clarify", "thumbs_down")
@@ -24,8 +25,9 @@ _SPACES = re.compile(r"\s+")
 
 
 def scrub(question: str) -> str:
-    """The question without e-mail addresses, links, @names or digits (phones, ids, dates)."""
-    text = _EMAIL.sub("[email]", question)
+    """The question without e-mail addresses, links, @names or digits (phones, ids, dates), and
+    as `typed` keeps text (no control characters: the editors read it in a terminal)."""
+    text = _EMAIL.sub("[email]", typed(question))
     text = _LINK.sub("[link]", text)
     text = _HANDLE.sub("[name]", text)
     text = _DIGITS.sub("#", text)

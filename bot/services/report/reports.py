@@ -28,6 +28,7 @@ from bot.core.models import (
     ReportStatus,
     utcnow,
 )
+from bot.core.text import typed
 from bot.services.component import Component
 
 # Called inside the transaction that files a report, with its code (bot.telegram.outbox writes the
@@ -61,6 +62,10 @@ _OLD_BUTTON_COUNTS = {5: "2-5", 20: "6-20", 21: "20+"}
 
 class TooManyReports(Exception):
     """The per-user daily limit of reports is reached."""
+
+
+# The answers a person types (or shares: a contact's number), stored as `typed` makes them.
+TYPED_ANSWERS = ("place", "town", "name", "police", "details", "phone")
 
 
 @dataclass
@@ -98,6 +103,13 @@ class DraftData:
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
         return dict(self.__dict__)
+
+    def as_kept(self) -> DraftData:
+        """A copy with the typed answers as the bot stores them (bot.core.text.typed)."""
+        kept = copy.deepcopy(self)
+        for name in TYPED_ANSWERS:
+            setattr(kept, name, typed(getattr(kept, name)))
+        return kept
 
 
 @dataclass
@@ -255,7 +267,7 @@ class ReportService(Component):
             session.add(row)
         row.owner_hash = self.cipher.lookup_hash(user_id)
         row.step = int(step)
-        row.data_enc = self.cipher.encrypt_json(data.to_json())
+        row.data_enc = self.cipher.encrypt_json(data.as_kept().to_json())
         row.updated_at = utcnow()
         return row
 
@@ -319,6 +331,7 @@ class ReportService(Component):
 
     def _apply(self, report: Report, data: DraftData) -> None:
         cipher = self.cipher
+        data = data.as_kept()
         report.reporter_role = data.role or "witness"
         report.urgent = data.urgent
         report.occurred_at = datetime.fromisoformat(data.occurred_at) if data.occurred_at else None

@@ -12,6 +12,7 @@ from bot.core.config import Settings
 from bot.core.crypto import Cipher
 from bot.core.db import SessionFactory
 from bot.core.models import AuditEntry, Role
+from bot.core.text import typed
 from bot.services import users
 from bot.services.component import Component
 
@@ -80,9 +81,15 @@ async def record_audit(
                 action=action[:32],
                 allowed=allowed,
                 report_id=report_id,
-                detail_enc=cipher.encrypt_json(detail) if detail else None,
+                # A refused command's first word, in the detail, is typed text.
+                detail_enc=cipher.encrypt_json(_kept(detail)) if detail else None,
             )
         )
+
+
+def _kept(detail: dict[str, Any]) -> dict[str, Any]:
+    """The detail with its texts as `typed` keeps them."""
+    return {key: typed(value) if isinstance(value, str) else value for key, value in detail.items()}
 
 
 class AccessService(Component):

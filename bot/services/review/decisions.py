@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from bot.core.db import rowcount
 from bot.core.models import Report, ReportEvent, ReportStatus, utcnow
+from bot.core.text import typed
 from bot.services.review.records import (
     DECIDED_STATUSES,
     DUPLICATE_CHAIN_LIMIT,
@@ -150,7 +151,7 @@ class Decisions(ReviewBase):
 
     async def reject(self, report_id: int, actor_id: int, reason: str, *, admin: bool) -> Change:
         """The report could not be confirmed; the reason stays with the volunteers."""
-        text = reason.strip()
+        text = typed(reason).strip()
         if not text or len(text) > MAX_REASON:
             raise ReviewError("bad_text")
         change, _report = await self._decide(
@@ -200,7 +201,7 @@ class Decisions(ReviewBase):
 
     async def add_note(self, report_id: int, actor_id: int, text: str) -> None:
         """A note for the other volunteers (encrypted)."""
-        note = text.strip()
+        note = typed(text).strip()
         if not note or len(note) > MAX_NOTE:
             raise ReviewError("bad_text")
         async with self.sessions.begin() as session:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.core.crypto import Cipher
 from bot.core.db import SessionFactory
 from bot.core.models import Report, ReportEvent
+from bot.core.text import typed
 from bot.services.component import Component
 
 PUBLIC_COLUMNS: tuple[str, ...] = (
@@ -97,6 +98,11 @@ async def export_reports(
     personal: bool,
 ) -> Export:
     """The reports matching the filter, oldest first, as plain values."""
+
+    def shown(token: bytes | None) -> str | None:
+        # Typed text is stored as `typed` keeps it; rows stored before it was are kept so here.
+        return typed(cipher.decrypt(token))
+
     conditions: list[Any] = []
     if selection.start is not None:
         conditions.append(
@@ -141,7 +147,7 @@ async def export_reports(
                 )
             ).all()
             for note in note_rows:
-                notes.setdefault(note.report_id, []).append(cipher.decrypt(note.detail_enc) or "")
+                notes.setdefault(note.report_id, []).append(shown(note.detail_enc) or "")
     rows: list[dict[str, Any]] = []
     for report in reports:
         row: dict[str, Any] = {
@@ -166,14 +172,14 @@ async def export_reports(
             media = cipher.decrypt_json(report.media_enc) if report.media_enc else []
             row.update(
                 {
-                    "town": location.get("town"),
-                    "place": location.get("place"),
+                    "town": typed(location.get("town")),
+                    "place": typed(location.get("place")),
                     "latitude": location.get("lat"),
                     "longitude": location.get("lon"),
-                    "detained_name": cipher.decrypt(report.detained_name_enc),
-                    "police_unit": cipher.decrypt(report.police_unit_enc),
-                    "details": cipher.decrypt(report.details_enc),
-                    "contact_phone": cipher.decrypt(report.contact_phone_enc),
+                    "detained_name": shown(report.detained_name_enc),
+                    "police_unit": shown(report.police_unit_enc),
+                    "details": shown(report.details_enc),
+                    "contact_phone": shown(report.contact_phone_enc),
                     "contact_via_telegram": report.contact_via_telegram,
                     "consent_to_contact": report.consent_to_contact,
                     "media_count": len(media),

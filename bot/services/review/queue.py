@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from bot.core.models import Report, ReportEvent
+from bot.core.text import typed
 from bot.services.review.records import (
     NOTES_ON_CARD,
     OPEN_STATUSES,
@@ -86,13 +87,15 @@ class QueueReads(ReviewBase):
             async with self.sessions.begin() as session:
                 session.add(self._event(report, viewer_id, "viewed"))
         cipher = self.cipher
-        location = cipher.decrypt_json(report.location_enc) if report.location_enc else None
+
+        def shown(token: bytes | None) -> str | None:
+            # Typed text is stored as `typed` keeps it; rows stored before it was are kept so
+            # here, on the way out.
+            return typed(cipher.decrypt(token))
+
+        location = cipher.decrypt_json(report.location_enc) if report.location_enc else {}
         notes = [
-            Note(
-                row.created_at,
-                cipher.decrypt_id(row.actor_enc),
-                cipher.decrypt(row.detail_enc) or "",
-            )
+            Note(row.created_at, cipher.decrypt_id(row.actor_enc), shown(row.detail_enc) or "")
             for row in reversed(note_rows)
             if row.detail_enc is not None
         ]
@@ -106,15 +109,15 @@ class QueueReads(ReviewBase):
             occurred_at=report.occurred_at,
             reporter_role=report.reporter_role,
             people=report.people,
-            town=(location or {}).get("town"),
-            place=(location or {}).get("place"),
-            latitude=(location or {}).get("lat"),
-            longitude=(location or {}).get("lon"),
-            name=cipher.decrypt(report.detained_name_enc),
-            police=cipher.decrypt(report.police_unit_enc),
-            details=cipher.decrypt(report.details_enc),
+            town=typed(location.get("town")),
+            place=typed(location.get("place")),
+            latitude=location.get("lat"),
+            longitude=location.get("lon"),
+            name=shown(report.detained_name_enc),
+            police=shown(report.police_unit_enc),
+            details=shown(report.details_enc),
             media=cipher.decrypt_json(report.media_enc) if report.media_enc else [],
-            phone=cipher.decrypt(report.contact_phone_enc),
+            phone=shown(report.contact_phone_enc),
             contact_via_telegram=report.contact_via_telegram,
             consent=report.consent_to_contact,
             claimed_by=cipher.decrypt_id(report.claimed_by_enc),

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.core.models import Report, ReportEvent, ReportStatus
+from bot.core.text import typed
 from bot.services.review.records import (
     DECIDED_STATUSES,
     OPEN_STATUSES,
@@ -40,19 +41,20 @@ class Relay(ReviewBase):
         report_id: int,
         actor_id: int,
         text: str,
-        then: Callable[[Any, int], object] | None = None,
+        then: Callable[[Any, int, str], object],
     ) -> int:
-        """Store a relayed message (encrypted); returns its event id, which the reporter's
-        Reply button names. `then(session, event_id)` runs in the same transaction (the
-        message written to the outbox)."""
+        """Store a relayed message (encrypted, as `typed` keeps it); returns its event id, which
+        the reporter's Reply button names. `then(session, event_id, text)` runs in the same
+        transaction with the text as stored, the one to send (the message written to the
+        outbox)."""
+        kept = typed(text)
         async with self.sessions.begin() as session:
             report = await self._lock(session, report_id)
-            event = self._event(report, actor_id, "relay_out", text)
+            event = self._event(report, actor_id, "relay_out", kept)
             session.add(event)
             await session.flush()
             event_id: int = event.id
-            if then is not None:
-                then(session, event_id)
+            then(session, event_id, kept)
             return event_id
 
     async def check_reporter(self, reporter_id: int, report_id: int) -> None:
@@ -99,13 +101,14 @@ class Relay(ReviewBase):
         return self.cipher.decrypt_id(holder)
 
     async def record_message_from_reporter(
-        self, report_id: int, text: str, then: Callable[[Any, str], object] | None = None
+        self, report_id: int, text: str, then: Callable[[Any, str, str], object]
     ) -> str:
-        """Store a reporter's relayed message (encrypted, without who sent it); returns the
-        report's code. `then(session, code)` runs in the same transaction."""
+        """Store a reporter's relayed message (encrypted, without who sent it, as `typed` keeps
+        it); returns the report's code. `then(session, code, text)` runs in the same
+        transaction with the text as stored, the one to send."""
+        kept = typed(text)
         async with self.sessions.begin() as session:
             report = await self._lock(session, report_id)
-            session.add(self._event(report, None, "relay_in", text))
-            if then is not None:
-                then(session, report.code)
+            session.add(self._event(report, None, "relay_in", kept))
+            then(session, report.code, kept)
             return report.code
