@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
 from bot.app import build_application
 from bot.core.config import Settings
 from bot.core.i18n import gettext_for
-from bot.core.models import OutboxMessage
+from bot.core.models import OutboxMessage, ReportStatus
 from bot.localapi.server import ApiCall, LocalBotApi
 from bot.runner import polling
 from bot.telegram.http import RetryPolicy, TelegramRateLimiter, make_request
@@ -38,7 +38,10 @@ from tests.support.review import (
     add_people,
     file_report,
     make_volunteer,
+    report_events,
+    report_row,
     review_settings_env,
+    said,
     services,
 )
 
@@ -303,3 +306,49 @@ async def test_forget_deletes_the_messages_waiting_for_the_person(
         await wait_until_empty(bot)
         assert not delivered(api, REPORTER_ID, "for the reporter")
         assert delivered(api, USER_ID, "for someone else")
+
+
+async def test_a_status_change_and_the_reporters_update_are_saved_together(
+    api: LocalBotApi, database_url: str, tmp_path: Path
+) -> None:
+    """The status change and the reporter's update in the outbox are one transaction (a crash
+    between two would lose the update): when the outbox row cannot be written the status does
+    not change either, and after a change both are saved, waiting out an outage together."""
+    people = add_people(api)
+    settings = outage_settings(api, database_url, tmp_path)
+    async with running(api, settings) as bot:
+        await settle(bot, 0)
+        await make_volunteer(bot, VOLUNTEER_ID)
+        report_id, code = await file_report(bot, people["reporter"])
+        volunteer = Reviewer(bot, people["volunteer"])
+        await volunteer.opens(report_id)
+        engine = services(bot).engine.sync_engine
+
+        def outbox_fails(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+                raise ConnectionError("the outbox cannot be written")
+
+        event.listen(engine, "before_cursor_execute", outbox_fails)
+        try:
+            calls = await volunteer.taps(f"rv:claim:{report_id}")
+        finally:
+            event.remove(engine, "before_cursor_execute", outbox_fails)
+        assert "database is not answering" in said(calls)
+        row = await report_row(bot, report_id)
+        assert row.status == ReportStatus.NEW.value and row.claimed_by_hash is None
+        assert "claimed" not in [e.action for e in await report_events(bot, report_id)]
+        assert not await outbox_rows(bot)
+
+        start = api.mark()
+        api.outage(600, spare=SEND_METHODS_DOWN)
+        await act(bot, lambda: forge_press(api, people["volunteer"], f"rv:claim:{report_id}"))
+        assert (await report_row(bot, report_id)).status == ReportStatus.IN_REVIEW.value
+        assert [row.kind for row in await outbox_rows(bot)] == [STATUS]
+        api.end_outage()
+        await wait_until_empty(bot)
+        ru = gettext_for("ru")  # the reporter's language
+        text = ru("Update on your report {code}: {status}.").format(
+            code=code, status=ru("a volunteer is working on it")
+        )
+        [update] = delivered(api, REPORTER_ID, text, start)
+        assert f"rl:new:{report_id}" in str(update.params.get("reply_markup"))

@@ -2,8 +2,8 @@
 
 A report's confirmation with its code, a status update to a reporter and a message relayed
 between a volunteer and a reporter are written to the `outbox` table, in the same transaction
-as the change they tell of wherever the service allows (the report filed, the relayed message
-stored), and then sent: at once by the handler (`deliver_now`, so they keep their place among
+as the change they tell of (the report filed, the status changed, the relayed message stored),
+and then sent: at once by the handler (`deliver_now`, so they keep their place among
 the handler's other answers), else by the delivery loop, which retries with exponential backoff
 (`Settings.outbox_backoff`) until Telegram accepts the message or the kind's expiry passes
 (`EXPIRY`). A row is deleted only after Telegram accepted the message, so nothing is lost to an
