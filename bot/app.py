@@ -44,7 +44,7 @@ from bot.telegram.http import (
 )
 from bot.telegram.jiyn_bot import JiynBot
 from bot.telegram.metrics import Metrics
-from bot.telegram.outage import TelegramOutage, is_outage_error
+from bot.telegram.outage import TelegramOutage
 from bot.telegram.outbox import Outbox
 from bot.telegram.persistence import DatabasePersistence
 from bot.telegram.processing import ChatOrderedUpdateProcessor
@@ -96,7 +96,7 @@ async def _post_init(application: JiynApplication) -> None:
     services: Services = application.bot_data["services"]
     await asyncio.gather(_register_commands_or_warn(application), services.initialize())
     settings = services.settings
-    if settings.volunteer_chat_id is not None:
+    if settings.volunteer_chat_id is not None and services.outbox is not None:
 
         def city_name(city: str, language: str) -> str:
             return town_name(language, city)
@@ -106,12 +106,12 @@ async def _post_init(application: JiynApplication) -> None:
 
         services.notifier = VolunteerNotifier(
             services.sessions,
+            services.outbox,
             send,
             settings.volunteer_chat_id,
             settings.default_language,
             settings.timezone,
             city_name,
-            quiet=is_outage_error,
         )
         await services.notifier.initialize()
     # Scheduled work of each journey (the order they were always registered in).

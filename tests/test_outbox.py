@@ -16,29 +16,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
 from bot.app import build_application
 from bot.core.config import Settings
 from bot.core.i18n import gettext_for
-from bot.core.models import OutboxMessage
+from bot.core.models import OutboxMessage, Report, ReportStatus, utcnow
 from bot.localapi.server import ApiCall, LocalBotApi
 from bot.runner import polling
+from bot.services.review.notify import ALERT
 from bot.telegram.http import RetryPolicy, TelegramRateLimiter, make_request
-from bot.telegram.outbox import RELAY, STATUS, Outbox
-from tests.support.harness import Person, RunningBot, make_settings, settle
+from bot.telegram.outbox import ESCALATION, RELAY, STATUS, Outbox
+from tests.support.harness import REPORT_CODE, Person, RunningBot, make_settings, settle
+from tests.support.processes import until
 from tests.support.review import (
     FAST_LIMITS,
     REPORTER_ID,
     USER_ID,
+    VOLUNTEER_CHAT,
     VOLUNTEER_ID,
     Reviewer,
     add_people,
     file_report,
     make_volunteer,
+    report_events,
+    report_row,
     review_settings_env,
+    said,
     services,
 )
 
@@ -141,7 +147,8 @@ async def test_a_long_outage_loses_no_confirmation_status_or_relay_even_across_a
         await act(bot, lambda: api.send_text(people["volunteer"], relayed_text))
         await act(bot, lambda: forge_press(api, people["volunteer"], f"rv:verify:{report_id}"))
         rows = await outbox_rows(bot)
-        assert sorted(row.kind for row in rows) == ["confirmation", "relay", "status"]
+        # The alert: the report confirmed (and the one filed before, if it was not out yet).
+        assert sorted(row.kind for row in rows) == ["alert", "confirmation", "relay", "status"]
         for row in rows:  # the chat id and the text are ciphertext
             assert relayed_text.encode() not in row.payload_enc
             assert str(REPORTER_ID).encode() not in row.payload_enc
@@ -162,7 +169,10 @@ async def test_a_long_outage_loses_no_confirmation_status_or_relay_even_across_a
 
     [confirmation] = delivered(api, USER_ID, "is received", start)
     assert confirmation.params["parse_mode"] == "HTML"
-    assert "R-" in confirmation.params["text"]
+    filed = REPORT_CODE.search(confirmation.params["text"])
+    assert filed is not None
+    for announced in (code, filed.group(0)):  # each report's alert, once
+        assert len(delivered(api, VOLUNTEER_CHAT, announced)) == 1, announced
     [relay] = delivered(api, REPORTER_ID, relayed_text, start)
     assert "rl:re:" in str(relay.params.get("reply_markup"))
     ru = gettext_for("ru")  # the reporter's language
@@ -303,3 +313,112 @@ async def test_forget_deletes_the_messages_waiting_for_the_person(
         await wait_until_empty(bot)
         assert not delivered(api, REPORTER_ID, "for the reporter")
         assert delivered(api, USER_ID, "for someone else")
+
+
+async def test_a_status_change_and_the_reporters_update_are_saved_together(
+    api: LocalBotApi, database_url: str, tmp_path: Path
+) -> None:
+    """The status change and the reporter's update in the outbox are one transaction (a crash
+    between two would lose the update): when the outbox row cannot be written the status does
+    not change either, and after a change both are saved, waiting out an outage together."""
+    people = add_people(api)
+    settings = outage_settings(api, database_url, tmp_path)
+    async with running(api, settings) as bot:
+        await settle(bot, 0)
+        await make_volunteer(bot, VOLUNTEER_ID)
+        report_id, code = await file_report(bot, people["reporter"])
+        volunteer = Reviewer(bot, people["volunteer"])
+        await volunteer.opens(report_id)
+        engine = services(bot).engine.sync_engine
+
+        def outbox_fails(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+                raise ConnectionError("the outbox cannot be written")
+
+        event.listen(engine, "before_cursor_execute", outbox_fails)
+        try:
+            calls = await volunteer.taps(f"rv:claim:{report_id}")
+        finally:
+            event.remove(engine, "before_cursor_execute", outbox_fails)
+        assert "database is not answering" in said(calls)
+        row = await report_row(bot, report_id)
+        assert row.status == ReportStatus.NEW.value and row.claimed_by_hash is None
+        assert "claimed" not in [e.action for e in await report_events(bot, report_id)]
+        assert not await outbox_rows(bot)
+
+        start = api.mark()
+        api.outage(600, spare=SEND_METHODS_DOWN)
+        await act(bot, lambda: forge_press(api, people["volunteer"], f"rv:claim:{report_id}"))
+        assert (await report_row(bot, report_id)).status == ReportStatus.IN_REVIEW.value
+        assert [row.kind for row in await outbox_rows(bot)] == [STATUS]
+        api.end_outage()
+        await wait_until_empty(bot)
+        ru = gettext_for("ru")  # the reporter's language
+        text = ru("Update on your report {code}: {status}.").format(
+            code=code, status=ru("a volunteer is working on it")
+        )
+        [update] = delivered(api, REPORTER_ID, text, start)
+        assert f"rl:new:{report_id}" in str(update.params.get("reply_markup"))
+
+
+async def test_volunteer_alerts_and_escalations_wait_out_an_outage_across_a_restart(
+    api: LocalBotApi, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The volunteer chat's alert of a new report and the escalation of an urgent report nobody
+    claimed are written to the outbox with the reports' marks: during an outage they wait there,
+    encrypted; a report filed meanwhile is folded into the next alert instead of a message per
+    slot piling up; after a restart in the middle, each arrives once when Telegram is back."""
+    caplog.set_level(logging.INFO)
+    people = add_people(api)
+    settings = outage_settings(api, database_url, tmp_path)
+    async with running(api, settings) as bot:
+        await settle(bot, 0)
+        notifier = services(bot).notifier
+        assert notifier is not None
+        start = api.mark()
+        api.outage(600, spare=SEND_METHODS_DOWN)
+        urgent_id, urgent = await file_report(bot, people["reporter"], urgent=True)
+        notifier.wake()
+        await until(lambda: api.refused_calls()[start:], "the alert to be tried")
+        async with services(bot).sessions.begin() as session:
+            await session.execute(
+                update(Report)
+                .where(Report.id == urgent_id)
+                .values(created_at=utcnow() - timedelta(minutes=11))
+            )
+        [escalation_job] = bot.application.job_queue.get_jobs_by_name("review-escalation")
+        await escalation_job.run(bot.application)
+        calm_id, calm = await file_report(bot, people["reporter"])
+        notifier.wake()
+        await asyncio.sleep(0.5)  # ten of the notifier's slots (0.05 s in the tests)
+        rows = await outbox_rows(bot)
+        assert sorted(row.kind for row in rows) == [ALERT, ESCALATION]
+        for row in rows:  # the chat and the text are ciphertext
+            assert urgent.encode() not in row.payload_enc
+            assert str(VOLUNTEER_CHAT).encode() not in row.payload_enc
+        urgent_row = await report_row(bot, urgent_id)
+        assert urgent_row.notified_at is not None and urgent_row.escalated_at is not None
+        assert (await report_row(bot, calm_id)).notified_at is None  # waits for the next alert
+        assert not [c for c in api.calls[start:] if c.method == "sendMessage" and c.ok]
+
+    async def second_process() -> None:
+        async with running(api, settings) as bot:
+            await until(lambda: delivered(api, VOLUNTEER_CHAT, calm, start), "the next alert")
+            await wait_until_empty(bot)
+            [job] = bot.application.job_queue.get_jobs_by_name("review-escalation")
+            await job.run(bot.application)  # escalated once: nothing more
+            await asyncio.sleep(0.5)
+
+    second = asyncio.create_task(second_process())
+    await asyncio.sleep(1.5)
+    assert not [c for c in api.calls[start:] if c.method == "sendMessage" and c.ok]
+    api.end_outage()
+    await asyncio.wait_for(second, 60)
+
+    texts = [call.params["text"] for call in delivered(api, VOLUNTEER_CHAT, "", start)]
+    assert len(texts) == 3, texts
+    alert, escalation, later = texts
+    assert urgent in alert and "URGENT" in alert and calm not in alert
+    assert urgent in escalation and "without a volunteer" in escalation
+    assert calm in later and urgent not in later
+    assert not [r for r in caplog.records if r.exc_info]

@@ -33,6 +33,16 @@ from tests.support.processes import (
     start_report_until_count,
     until,
 )
+from tests.support.review import (
+    VOLUNTEER_ID,
+    Reviewer,
+    add_people,
+    audit_entries,
+    file_report,
+    make_volunteer,
+    review_bot,
+    said,
+)
 
 DATABASE_UNAVAILABLE = "database is not answering right now, so this could not be done"
 
@@ -123,19 +133,74 @@ def test_an_unusable_data_directory_is_a_one_line_error_naming_it(
     assert "JIYN_DATA_DIR" in line and str(data_dir) in line
 
 
+# A read session and a unit of work on an SQLite database that cannot be written.
+READ_ONLY_CHILD = """
+import asyncio, sys
+from sqlalchemy import func, select
+from bot.core.db import DATABASE_ERRORS, create_engine, create_session_factory
+from bot.core.models import JobState
+
+async def main() -> None:
+    engine = create_engine(sys.argv[1])
+    sessions = create_session_factory(engine)
+    async with sessions() as session:
+        print("read", await session.scalar(select(func.count()).select_from(JobState)))
+    try:
+        async with sessions.begin() as session:
+            session.add(JobState(name="x", last_key="y"))
+    except DATABASE_ERRORS as error:
+        print("write refused:", "readonly" in str(error))
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+def test_sqlite_reads_work_while_the_write_lock_cannot_be_taken(data_parent: Path) -> None:
+    """What the "readonly" fault of sqlite_failing stands for, on real files: with the WAL's
+    files read-only, SQLite refuses the write lock (BEGIN IMMEDIATE: "attempt to write a
+    readonly database") but still reads. A read session (a deferred BEGIN) reads; a unit of
+    work is refused with the error the bot treats as an outage."""
+    folder = data_parent / "db"
+    folder.mkdir()
+    database = folder / "jiyn.sqlite3"
+    url = f"sqlite+aiosqlite:///{database}"
+    upgrade_database(url)
+    keeper = sqlite3.connect(database)  # keeps the -wal and -shm files in place
+    try:
+        keeper.execute("SELECT count(*) FROM job_state").fetchall()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{database}{suffix}").chmod(0o444)
+        result = subprocess.run(
+            [*_unprivileged(), sys.executable, "-c", READ_ONLY_CHILD, url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        keeper.close()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["read 0", "write refused: True"], result.stdout
+
+
 # ------------------------------------------------------------------ SQLite failing while running
 
 
 @contextmanager
 def sqlite_failing(bot: RunningBot, kind: str) -> Iterator[None]:
-    """Make every statement on the bot's SQLite database fail as the disk would: "readonly"
-    (the file or its folder turned read-only: SQLite answers "attempt to write a readonly
-    database") or "io" ("disk I/O error"), until the block ends."""
+    """Make statements on the bot's SQLite database fail as the disk would, until the block
+    ends: "readonly" (the file or its folder turned read-only: reads and a deferred BEGIN
+    work, a write or a BEGIN IMMEDIATE, which takes the write lock, gets "attempt to write a
+    readonly database"; test_db checks that on a real read-only folder) or "io" (every
+    statement gets "disk I/O error")."""
     engine = bot.application.bot_data["services"].engine.sync_engine
     message = "attempt to write a readonly database" if kind == "readonly" else "disk I/O error"
 
     def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if kind == "io" or not statement.lstrip().upper().startswith(("SELECT", "PRAGMA")):
+        words = statement.split()
+        reads = words[:1] in (["SELECT"], ["PRAGMA"]) or words == ["BEGIN"]
+        if kind == "io" or not reads:
             raise sqlite3.OperationalError(message)
 
     event.listen(engine, "before_cursor_execute", fail)
@@ -174,7 +239,10 @@ async def test_sqlite_failing_mid_report_is_an_outage_the_draft_is_saved_later(
             assert DATABASE_UNAVAILABLE in asker.texts(calls), asker.texts(calls)
             assert "went wrong" not in asker.texts(calls)
             calls = await person.says("/myreports")
-            assert DATABASE_UNAVAILABLE in person.texts(calls), person.texts(calls)
+            if kind == "io":
+                assert DATABASE_UNAVAILABLE in person.texts(calls), person.texts(calls)
+            else:  # a read works on a file that cannot be written (the draft is no report)
+                assert "not sent any reports" in person.texts(calls), person.texts(calls)
         assert not [c for c in api.refused_calls() if c.method != "answerCallbackQuery"]
         await until(lambda: reports.unsaved_drafts == 0, "the kept draft to be saved")
         # The failed connection was dropped and the file opened again (a connection that had
@@ -183,5 +251,36 @@ async def test_sqlite_failing_mid_report_is_an_outage_the_draft_is_saved_later(
         [(step, data)] = await draft_rows(url)
         assert step == ReportStep.POLICE
         assert data.people == "2-5" and data.name == NAME and data.place == PLACE
+    failures = [r for r in caplog.records if r.exc_info and "OperationalError" in str(r.exc_info)]
+    assert not failures, "a storage fault logged as a handler failure with a traceback"
+
+
+async def test_the_queue_is_shown_while_the_sqlite_file_cannot_be_written(
+    api: LocalBotApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read does not depend on a write: /queue and its buttons work while the database can
+    be read but not written (their audit entry, written after the view, is skipped with one
+    warning line each), and the audit log is written again once the file is writable."""
+    database = tmp_path / "jiyn.sqlite3"
+    url = f"sqlite+aiosqlite:///{database}"
+    await asyncio.to_thread(upgrade_database, url)
+    people = add_people(api)
+    async with review_bot(api, url, tmp_path) as bot:
+        await make_volunteer(bot, VOLUNTEER_ID)
+        _report_id, code = await file_report(bot, people["reporter"], urgent=True)
+        volunteer = Reviewer(bot, people["volunteer"])
+        audited = len(await audit_entries(bot))
+        with sqlite_failing(bot, "readonly"):
+            shown = said(await volunteer.says("/queue"))
+            assert code in shown and "Review queue" in shown, shown
+            shown = said(await volunteer.taps("q:l:all:*:0"))
+            assert code in shown and "Review queue: all" in shown, shown
+        assert len(await audit_entries(bot)) == audited
+        skipped = [r for r in caplog.records if "not written to the audit log" in r.getMessage()]
+        assert len(skipped) == 2 and not any(r.exc_info for r in skipped)
+        assert DATABASE_UNAVAILABLE not in said(api.calls)
+        assert code in said(await volunteer.says("/queue"))
+        [entry] = (await audit_entries(bot))[audited:]
+        assert entry.action == "queue" and entry.allowed
     failures = [r for r in caplog.records if r.exc_info and "OperationalError" in str(r.exc_info)]
     assert not failures, "a storage fault logged as a handler failure with a traceback"

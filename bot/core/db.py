@@ -1,14 +1,20 @@
-"""Async engine and session factory for SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+"""Async engine and session factory for SQLite (aiosqlite) and PostgreSQL (asyncpg).
+
+Sessions come in two kinds (SessionFactory): `sessions()` reads, `sessions.begin()` is a unit
+of work that writes. On SQLite a writer's transaction takes the write lock at BEGIN
+(`BEGIN IMMEDIATE`), a reader's does not (`BEGIN`), so reads go on while the file cannot be
+written, and a reader never has to upgrade to a writer (it is refused a write instead)."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import event
-from sqlalchemy.engine import CursorResult, Result, make_url
+from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,8 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-
-SessionFactory = async_sessionmaker[AsyncSession]
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 # What a statement may raise when the database is down or slow: callers that can answer
 # without it catch these.
@@ -40,10 +45,19 @@ def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[n
     dbapi_connection.isolation_level = None
 
 
-def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
-    # A deferred transaction that reads and then writes cannot wait for the write lock (SQLite
-    # answers "database is locked" at once); taking it at BEGIN makes writers queue instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+# The execution option that marks the connections of read sessions (SessionFactory.__call__).
+READS = "jiyn_reads"
+
+
+def _begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(READS):
+        # A read takes no write lock, so it works on a file that cannot be written.
+        connection.exec_driver_sql("BEGIN")
+    else:
+        # A deferred transaction that reads and then writes cannot wait for the write lock
+        # (SQLite answers "database is locked" at once); taking it at BEGIN makes writers
+        # queue instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # SQLite errors after which the connection is not to be trusted: the file turned read-only (a
@@ -92,7 +106,7 @@ def create_engine(database_url: str) -> AsyncEngine:
             database_url, connect_args={"timeout": 30}, hide_parameters=True, **pooling
         )
         event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "begin", _begin)
         event.listen(engine.sync_engine, "handle_error", _sqlite_storage_fault)
         return engine
     return create_async_engine(
@@ -100,6 +114,55 @@ def create_engine(database_url: str) -> AsyncEngine:
     )
 
 
+class WriteInReadSession(RuntimeError):
+    """A read session (`sessions()`) was asked to write. Refused: on SQLite its deferred
+    transaction would have to upgrade to the write lock, which fails at once ("database is
+    locked") while another connection holds it, instead of waiting. Writes belong in
+    `sessions.begin()`, whose transaction takes the lock at its start."""
+
+
+class _ReadSession(Session):
+    """The synchronous side of a read session; its listeners refuse writes."""
+
+
+@event.listens_for(_ReadSession, "do_orm_execute")
+def _refuse_write_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise WriteInReadSession("a read session cannot write; use sessions.begin()")
+
+
+@event.listens_for(_ReadSession, "before_flush")
+def _refuse_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise WriteInReadSession("a read session cannot write; use sessions.begin()")
+
+
+class SessionFactory:
+    """Sessions of one engine, which keep loaded objects usable after commit.
+
+    `async with sessions() as session:` reads: on SQLite a deferred transaction, which works
+    while the file cannot be written; writing in it raises WriteInReadSession.
+    `async with sessions.begin() as session:` is a unit of work that writes: committed at the
+    end of the block (rolled back on an error), on SQLite under the write lock from its start.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._writes = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = async_sessionmaker(
+            engine.execution_options(**{READS: True}),
+            expire_on_commit=False,
+            sync_session_class=_ReadSession,
+        )
+
+    def __call__(self) -> AsyncSession:
+        """A session that reads."""
+        return self._reads()
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session in a transaction that writes, committed when the block ends."""
+        return self._writes.begin()
+
+
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """The read and write sessions of the engine."""
+    return SessionFactory(engine)

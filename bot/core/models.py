@@ -160,6 +160,7 @@ class Report(Base):
     contact_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     contact_via_telegram: Mapped[bool] = mapped_column(default=True)
     consent_to_contact: Mapped[bool] = mapped_column(default=False)
+    # When the report's alert to the volunteer chat was written to the outbox (unset: waiting).
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -270,9 +271,10 @@ class JobState(Base):
 
 
 class OutboxMessage(Base):
-    """A message that must reach a person (a report's confirmation, a status update, a relayed
-    message), kept until Telegram accepted it (bot.telegram.outbox). The chat id, the text and the
-    buttons are one Fernet ciphertext; the row says only its kind and when to try again."""
+    """A message that must reach a person or the volunteer chat (a report's confirmation, a
+    status update, a relayed message, an alert, an escalation), kept until Telegram accepted it
+    (bot.telegram.outbox). The chat id, the text and the buttons are one Fernet ciphertext;
+    the row says only its kind and when to try again."""
 
     __tablename__ = "outbox"
 

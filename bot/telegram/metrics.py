@@ -93,7 +93,8 @@ class Metrics:
         )
         self.alerts_waiting = Gauge(
             "jiyn_volunteer_alerts_waiting",
-            "Reports not yet announced in the volunteer chat (waiting for the group's limit)",
+            "Reports not yet in an alert to the volunteer chat (waiting for the group's limit, "
+            "or for Telegram to take the previous alert; written alerts count in the outbox)",
             registry=registry,
         )
         self.updates_unparsable = Counter(

@@ -12,14 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from telegram.error import BadRequest, NetworkError
-
 log = logging.getLogger("jiyn.telegram")
-
-
-def is_outage_error(error: BaseException) -> bool:
-    """Telegram did not answer (a 5xx, a network error, a timeout), as opposed to refusing."""
-    return isinstance(error, NetworkError) and not isinstance(error, BadRequest)
 
 
 class TelegramOutage:

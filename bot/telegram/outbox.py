@@ -1,26 +1,23 @@
 """The outbox: messages that must reach a person survive a Telegram outage and a restart.
 
-A report's confirmation with its code, a status update to a reporter and a message relayed
-between a volunteer and a reporter are written to the `outbox` table, in the same transaction
-as the change they tell of wherever the service allows (the report filed, the relayed message
-stored), and then sent: at once by the handler (`deliver_now`, so they keep their place among
-the handler's other answers), else by the delivery loop, which retries with exponential backoff
-(`Settings.outbox_backoff`) until Telegram accepts the message or the kind's expiry passes
-(`EXPIRY`). A row is deleted only after Telegram accepted the message, so nothing is lost to an
-outage, a crash or a restart; a message whose sending succeeded in the instant before a crash,
-before its row was deleted, is sent again by the next process (at least once: the window is
-one database statement long). One process serves at a time (bot.leader), so claims in memory
-are enough to keep two sends of a row apart.
+A report's confirmation with its code, a status update to a reporter, a message relayed
+between a volunteer and a reporter, and the volunteer chat's alerts of new reports and
+escalations are written to the `outbox` table, in the same transaction as the change they tell
+of (the report filed, the status changed, the relayed message stored, the reports marked
+announced or escalated), and then sent: at once by the code that wrote them (`deliver_now`, so
+a handler's message keeps its place among its other answers), else by the delivery loop,
+which retries with exponential backoff (`Settings.outbox_backoff`) until Telegram accepts the
+message or the kind's expiry passes (`EXPIRY`). A row is deleted only after Telegram accepted
+the message, so nothing is lost to an outage, a crash or a restart; a message whose sending
+succeeded in the instant before a crash, before its row was deleted, is sent again by the next
+process (at least once: the window is one database statement long). One process serves at a
+time (bot.leader), so claims in memory are enough to keep two sends of a row apart.
 
 Per chat, messages go out in the order they were written: a chat's newer message waits while
 an older one is retried. The chat id, the text and the buttons are one Fernet ciphertext
 (`payload_enc`, rotated by `jiyn keys rotate`); the row shows only the kind, the attempts, the
 times and the day it was written. Expired and refused messages (the person blocked the bot) are
 deleted and counted in the metrics, never logged with their content.
-
-Volunteer-chat alerts and escalations have queues of their own in the reports table
-(`notified_at`, `escalated_at`, bot.services.review.notify and handlers.review.jobs), retried
-the same way until sent, without expiry.
 """
 
 from __future__ import annotations
@@ -43,6 +40,7 @@ from bot.core.crypto import Cipher, DecryptionError
 from bot.core.db import SessionFactory
 from bot.core.models import OutboxMessage, utcnow
 from bot.services.component import Component
+from bot.services.review.notify import ALERT
 from bot.telegram.http import OUTBOX_SEND, _retry_after_seconds
 from bot.telegram.metrics import Metrics
 
@@ -51,13 +49,19 @@ log = logging.getLogger(__name__)
 CONFIRMATION = "confirmation"
 STATUS = "status"
 RELAY = "relay"
+ESCALATION = "escalation"
 # How long each kind is worth sending: a confirmation a day late is still the person's code; a
-# status or a relayed message stays useful for days. After that the row is deleted unsent.
+# status or a relayed message stays useful for days. A volunteer-chat alert or escalation is
+# worth a day: it points at a report nobody may have taken yet, but by then the daily digest
+# and /queue have told the volunteers the same. After that the row is deleted unsent.
 EXPIRY: dict[str, timedelta] = {
     CONFIRMATION: timedelta(hours=24),
     STATUS: timedelta(hours=72),
     RELAY: timedelta(hours=72),
+    ALERT: timedelta(hours=24),
+    ESCALATION: timedelta(hours=24),
 }
+VOLUNTEER_CHAT_KINDS = (ALERT, ESCALATION)
 DELIVERED = "delivered"
 WAITING = "waiting"
 DEFAULT_BACKOFF = (1.0, 60.0)  # seconds: the first retry's wait and the longest wait
@@ -273,7 +277,9 @@ class Outbox(Component):
     async def _drop(self, row_id: int, kind: str, reason: str) -> str:
         async with self.sessions.begin() as session:
             await session.execute(delete(OutboxMessage).where(OutboxMessage.id == row_id))
-        if reason != "blocked":
+        # A person blocking the bot is their choice; the volunteer chat refusing the bot (it
+        # was removed from the group) is a misconfiguration someone must hear of.
+        if reason != "blocked" or kind in VOLUNTEER_CHAT_KINDS:
             log.warning("outbox: a %s message was not delivered (%s); deleted", kind, reason)
         if self.metrics is not None:
             self.metrics.outbox_dropped.labels(kind, reason).inc()

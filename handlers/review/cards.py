@@ -30,11 +30,11 @@ from handlers.review.common import (
     OUTCOME_LABELS,
     REPORTER_ROLES,
     STATUS_LABELS,
+    ReporterUpdate,
     age_label,
     edit_or_send,
     error_text,
     local_time,
-    notify_reporter,
     review_service,
     tell,
 )
@@ -280,9 +280,10 @@ async def _refresh_in_place(press: CardPress) -> bool:
 
 async def _claim(press: CardPress) -> bool:
     _ = press.context.gettext
-    change = await press.service.claim(press.report_id, press.user_id, admin=press.admin)
+    reporter = ReporterUpdate(press.context)
+    await press.service.claim(press.report_id, press.user_id, admin=press.admin, then=reporter)
     await press.answer(_("The report is yours. The reporter is told it is in review."))
-    await notify_reporter(press.context, change)
+    await reporter.deliver()
     return True
 
 
@@ -295,17 +296,19 @@ async def _release(press: CardPress) -> bool:
 
 async def _verify(press: CardPress) -> bool:
     _ = press.context.gettext
-    change = await press.service.verify(press.report_id, press.user_id, admin=press.admin)
+    reporter = ReporterUpdate(press.context)
+    await press.service.verify(press.report_id, press.user_id, admin=press.admin, then=reporter)
     await press.answer(_("Verified."))
-    await notify_reporter(press.context, change)
+    await reporter.deliver()
     return True
 
 
 async def _close(press: CardPress) -> bool:
     _ = press.context.gettext
-    change = await press.service.close(press.report_id, press.user_id, admin=press.admin)
+    reporter = ReporterUpdate(press.context)
+    await press.service.close(press.report_id, press.user_id, admin=press.admin, then=reporter)
     await press.answer(_("Closed."))
-    await notify_reporter(press.context, change)
+    await reporter.deliver()
     return True
 
 
@@ -476,12 +479,16 @@ async def take_review_answer(
     done = _("Saved.")
     try:
         if pending.kind == "reject":
-            change = await service.reject(report_id, user_id, text, admin=admin)
-            await notify_reporter(context, change)
+            reporter = ReporterUpdate(context)
+            await service.reject(report_id, user_id, text, admin=admin, then=reporter)
+            await reporter.deliver()
             done = _("Rejected. The reporter is told it could not be confirmed.")
         elif pending.kind == "duplicate":
-            change, original = await service.mark_duplicate(report_id, user_id, text, admin=admin)
-            await notify_reporter(context, change)
+            reporter = ReporterUpdate(context)
+            _change, original = await service.mark_duplicate(
+                report_id, user_id, text, admin=admin, then=reporter
+            )
+            await reporter.deliver()
             done = _("Marked as a duplicate of {code}.").format(code=original)
         elif pending.kind == "note":
             await service.add_note(report_id, user_id, text)

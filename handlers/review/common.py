@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.core.i18n import N_, gettext_for
-from bot.core.models import ReportStatus, utcnow
+from bot.core.models import OutboxMessage, ReportStatus, utcnow
 from bot.services.review.workflow import Change, ReviewError, ReviewService
 from bot.telegram.context import JiynContext
 from bot.telegram.outbox import STATUS
@@ -107,11 +107,12 @@ async def tell(update: Update, text: str) -> None:
         await update.effective_message.reply_text(text)
 
 
-async def notify_reporter(context: JiynContext, change: Change) -> None:
-    """Tell the reporter, in their language, that their report's status changed; while a
-    volunteer holds it, offer to write to them."""
+def _status_message(change: Change) -> tuple[int, str, InlineKeyboardMarkup | None] | None:
+    """What the reporter is told of a change, in their language: their chat, the HTML text and
+    its button; None when nothing is to be said (they deleted their data, or only the volunteer
+    changed). While a volunteer holds the report, the message offers to write to them."""
     if change.reporter_chat_id is None or not change.status_changed:
-        return  # the reporter deleted their data, or only the volunteer changed
+        return None
     _ = gettext_for(change.reporter_language)
     text = _("Update on your report {code}: {status}.").format(
         code=html.escape(change.code), status=html.escape(_(STATUS_NAMES[change.status]))
@@ -128,19 +129,49 @@ async def notify_reporter(context: JiynContext, change: Change) -> None:
                 ]
             ]
         )
-    outbox = context.services.outbox
-    if outbox is not None:
-        # Delivered now, or from the outbox when Telegram answers again (a blocked bot: dropped).
-        await outbox.send(STATUS, change.reporter_chat_id, text, reply_markup=markup)
-        return
-    try:
-        await context.bot.send_message(
-            change.reporter_chat_id, text, parse_mode="HTML", reply_markup=markup
-        )
-    except Forbidden:
-        pass  # the reporter blocked the bot
-    except TelegramError:
-        log.warning("could not tell a reporter about a status change")
+    return change.reporter_chat_id, text, markup
+
+
+class ReporterUpdate:
+    """Tells the reporter that their report's status changed. Pass it as the review service's
+    `then`: the message is written to the outbox in the transaction of the change (both are
+    saved, or neither); then `deliver()` sends it now, or the outbox does when Telegram answers
+    again (a blocked bot: dropped)."""
+
+    def __init__(self, context: JiynContext) -> None:
+        self._context = context
+        self._rows: list[OutboxMessage] = []
+        self._direct: tuple[int, str, InlineKeyboardMarkup | None] | None = None
+
+    def __call__(self, session: object, change: Change) -> None:
+        message = _status_message(change)
+        if message is None:
+            return
+        outbox = self._context.services.outbox
+        if outbox is None:
+            self._direct = message
+            return
+        chat_id, text, markup = message
+        self._rows.append(outbox.add(session, STATUS, chat_id, text, reply_markup=markup))
+
+    async def deliver(self) -> None:
+        """Send what the change wrote (after its transaction was committed)."""
+        outbox = self._context.services.outbox
+        if outbox is not None:
+            if self._rows:
+                await outbox.deliver_now([row.id for row in self._rows])
+            return
+        if self._direct is None:
+            return
+        chat_id, text, markup = self._direct
+        try:
+            await self._context.bot.send_message(
+                chat_id, text, parse_mode="HTML", reply_markup=markup
+            )
+        except Forbidden:
+            pass  # the reporter blocked the bot
+        except TelegramError:
+            log.warning("could not tell a reporter about a status change")
 
 
 async def edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:

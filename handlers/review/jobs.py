@@ -14,10 +14,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 
 from bot.core.i18n import gettext_for
-from bot.core.models import utcnow
-from bot.services.review.notify import VolunteerNotifier
+from bot.core.models import OutboxMessage, utcnow
 from bot.services.review.workflow import DigestCounts, ReviewService
 from bot.telegram.context import JiynApplication, JiynContext
+from bot.telegram.outbox import ESCALATION
 from handlers.common.places import city_label
 from handlers.review.team import register_team_commands
 
@@ -32,11 +32,6 @@ ESCALATION_LINES = 30
 DIGEST_MAX_WINDOW = timedelta(days=7)
 
 
-async def send_to_volunteer_chat(notifier: VolunteerNotifier, text: str) -> None:
-    """Send to the volunteer chat in the notifier's message slots."""
-    await notifier.send_paced(text)
-
-
 def _job_lock(context: JiynContext, name: str) -> asyncio.Lock:
     """One run of a job at a time, even when a run is started by hand (tests, a slow run)."""
     locks: dict[str, asyncio.Lock] = context.application.bot_data.setdefault("job_locks", {})
@@ -49,11 +44,12 @@ def _review(context: JiynContext) -> ReviewService:
 
 async def escalate_unclaimed_urgent(context: JiynContext) -> None:
     """Tell the volunteer chat about urgent reports nobody claimed within JIYN_ESCALATE_MINUTES.
-    Each report is escalated once: escalated_at is saved after the message is sent (a crash in
-    between repeats it rather than losing it)."""
+    Each report is escalated once: the message goes to the outbox in the transaction that saves
+    escalated_at, and the outbox sends it now or, in a Telegram outage, when Telegram is back
+    (also after a restart)."""
     services = context.services
-    notifier = services.notifier
-    if notifier is None:
+    notifier, outbox = services.notifier, services.outbox
+    if notifier is None or outbox is None:
         return
     async with _job_lock(context, "escalation"):
         review = _review(context)
@@ -78,8 +74,14 @@ async def escalate_unclaimed_urgent(context: JiynContext) -> None:
                 f"{item.created_at.astimezone(timezone).strftime('%d.%m %H:%M')}"
             )
         lines.append(html.escape(_("Open /queue in a private chat with the bot and claim them.")))
-        await send_to_volunteer_chat(notifier, "\n".join(lines))
-        await review.mark_escalated([item.id for item in due])
+        rows: list[OutboxMessage] = []
+
+        def to_outbox(session: object) -> None:
+            rows.append(outbox.add(session, ESCALATION, notifier.chat_id, "\n".join(lines)))
+
+        async with notifier.slot():
+            await review.mark_escalated([item.id for item in due], then=to_outbox)
+        await outbox.deliver_now([row.id for row in rows])
 
 
 async def remind_stale_claims(context: JiynContext) -> None:
@@ -136,7 +138,7 @@ async def send_daily_digest(context: JiynContext) -> None:
         since = max(since, now - DIGEST_MAX_WINDOW)
         counts = await review.digest_counts(since, timedelta(hours=settings.stale_claim_hours))
         text = digest_text(context, notifier.language, local_now.strftime("%d.%m.%Y"), counts)
-        await send_to_volunteer_chat(notifier, text)
+        await notifier.send_paced(text)
         await review.save_job_state("digest", today)
 
 

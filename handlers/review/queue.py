@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
+import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot.core.db import DATABASE_ERRORS
 from bot.core.gazetteer import is_city_key
 from bot.services.review.workflow import (
     QUEUE_FILTERS,
@@ -20,6 +22,8 @@ from handlers.review.common import (
     edit_or_send,
     review_service,
 )
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 8
 QUEUE_PATTERN = r"^q:l:[a-z_]{1,10}:[a-z0-9*-]{1,32}:[0-9]{1,4}$"
@@ -109,8 +113,8 @@ async def show_queue(update: Update, context: JiynContext) -> None:
         return
     user_id = update.effective_user.id
     text, markup = await _queue_view(context, user_id, "open", None, 0)
-    await _audit_queue(context, user_id, "open", None)
     await update.effective_message.reply_html(text, reply_markup=markup)
+    await _audit_queue(context, user_id, "open", None)
 
 
 async def browse_queue(update: Update, context: JiynContext) -> None:
@@ -129,8 +133,8 @@ async def browse_queue(update: Update, context: JiynContext) -> None:
     await query.answer()
     user_id = update.effective_user.id
     text, markup = await _queue_view(context, user_id, status_filter, city, int(page))
-    await _audit_queue(context, user_id, status_filter, city)
     await edit_or_send(update, text, markup)
+    await _audit_queue(context, user_id, status_filter, city)
 
 
 async def pick_city(update: Update, context: JiynContext) -> None:
@@ -161,9 +165,14 @@ async def pick_city(update: Update, context: JiynContext) -> None:
 async def _audit_queue(
     context: JiynContext, user_id: int, status_filter: str, city: str | None
 ) -> None:
-    services = context.services
-    await services.access.record_audit(
-        user_id,
-        "queue",
-        detail={"status": status_filter, "city": city},
-    )
+    """Record the view, after it was shown: the queue holds nothing personal, so a database
+    that can be read but not written (a read-only SQLite file) still shows it."""
+    try:
+        await context.services.access.record_audit(
+            user_id, "queue", detail={"status": status_filter, "city": city}
+        )
+    except DATABASE_ERRORS as error:
+        log.warning(
+            "a queue view was not written to the audit log: the database cannot be written (%s)",
+            type(error).__name__,
+        )

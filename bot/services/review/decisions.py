@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -21,6 +20,7 @@ from bot.services.review.records import (
     OUTCOME_STATUSES,
     OUTCOMES,
     Change,
+    InTransaction,
     ReviewBase,
     ReviewError,
 )
@@ -40,8 +40,12 @@ class Decisions(ReviewBase):
                 )
             self._require_holder(report, actor_id, admin)
 
-    async def claim(self, report_id: int, actor_id: int, *, admin: bool) -> Change:
-        """Take a new report into review. An admin may take over another volunteer's claim."""
+    async def claim(
+        self, report_id: int, actor_id: int, *, admin: bool, then: InTransaction | None = None
+    ) -> Change:
+        """Take a new report into review. An admin may take over another volunteer's claim.
+        `then(session, change)` runs in the same transaction (the reporter's update written to
+        the outbox); so it does for every status change below."""
         now = utcnow()
         claimed = {
             "claimed_by_hash": self.cipher.lookup_hash(actor_id),
@@ -60,7 +64,7 @@ class Decisions(ReviewBase):
             await session.refresh(report)
             if rowcount(result):
                 session.add(self._event(report, actor_id, "claimed"))
-                return self._change(report)
+                return self._change(session, report, then)
             if report.status != ReportStatus.IN_REVIEW.value:
                 raise ReviewError("wrong_status")
             if self._holds(report, actor_id):
@@ -81,7 +85,7 @@ class Decisions(ReviewBase):
                 raise ReviewError("claimed_by_other")
             await session.refresh(report)
             session.add(self._event(report, actor_id, "taken_over"))
-            return replace(self._change(report), status_changed=False)
+            return self._change(session, report, then, status_changed=False)
 
     async def release(self, report_id: int, actor_id: int, *, admin: bool) -> Change:
         """Give a claimed report back to the queue."""
@@ -95,7 +99,7 @@ class Decisions(ReviewBase):
             report.claimed_by_enc = None
             report.claimed_at = None
             session.add(self._event(report, actor_id, "released"))
-            return self._change(report)
+            return self._change(session, report, None)
 
     async def release_all_of(self, volunteer_id: int, actor_id: int) -> int:
         """Give back every report a volunteer holds (they lost the role); returns how many."""
@@ -133,8 +137,9 @@ class Decisions(ReviewBase):
         actor_id: int,
         admin: bool,
         status: ReportStatus,
+        then: InTransaction | None,
         detail: Any = None,
-    ) -> tuple[Change, Report]:
+    ) -> Change:
         async with self.sessions.begin() as session:
             report = await self._lock(session, report_id)
             if report.status != ReportStatus.IN_REVIEW.value:
@@ -142,25 +147,37 @@ class Decisions(ReviewBase):
             self._require_holder(report, actor_id, admin)
             report.status = status.value
             session.add(self._event(report, actor_id, status.value, detail))
-            return self._change(report), report
+            return self._change(session, report, then)
 
-    async def verify(self, report_id: int, actor_id: int, *, admin: bool) -> Change:
+    async def verify(
+        self, report_id: int, actor_id: int, *, admin: bool, then: InTransaction | None = None
+    ) -> Change:
         """The report is confirmed."""
-        change, _report = await self._decide(report_id, actor_id, admin, ReportStatus.VERIFIED)
-        return change
+        return await self._decide(report_id, actor_id, admin, ReportStatus.VERIFIED, then)
 
-    async def reject(self, report_id: int, actor_id: int, reason: str, *, admin: bool) -> Change:
+    async def reject(
+        self,
+        report_id: int,
+        actor_id: int,
+        reason: str,
+        *,
+        admin: bool,
+        then: InTransaction | None = None,
+    ) -> Change:
         """The report could not be confirmed; the reason stays with the volunteers."""
         text = typed(reason).strip()
         if not text or len(text) > MAX_REASON:
             raise ReviewError("bad_text")
-        change, _report = await self._decide(
-            report_id, actor_id, admin, ReportStatus.REJECTED, text
-        )
-        return change
+        return await self._decide(report_id, actor_id, admin, ReportStatus.REJECTED, then, text)
 
     async def mark_duplicate(
-        self, report_id: int, actor_id: int, original_code: str, *, admin: bool
+        self,
+        report_id: int,
+        actor_id: int,
+        original_code: str,
+        *,
+        admin: bool,
+        then: InTransaction | None = None,
     ) -> tuple[Change, str]:
         """Merge the report into another one (the first of a chain of duplicates); returns the
         change and the code it was merged into."""
@@ -185,9 +202,11 @@ class Decisions(ReviewBase):
             report.duplicate_of_id = original.id
             session.add(self._event(report, actor_id, "duplicate", original.code))
             session.add(self._event(original, actor_id, "merged", report.code))
-            return self._change(report), original.code
+            return self._change(session, report, then), original.code
 
-    async def close(self, report_id: int, actor_id: int, *, admin: bool) -> Change:
+    async def close(
+        self, report_id: int, actor_id: int, *, admin: bool, then: InTransaction | None = None
+    ) -> Change:
         """Close a decided report; its personal data is purged after the retention period."""
         async with self.sessions.begin() as session:
             report = await self._lock(session, report_id)
@@ -197,7 +216,7 @@ class Decisions(ReviewBase):
             report.status = ReportStatus.CLOSED.value
             report.closed_at = utcnow()
             session.add(self._event(report, actor_id, "closed"))
-            return self._change(report)
+            return self._change(session, report, then)
 
     async def add_note(self, report_id: int, actor_id: int, text: str) -> None:
         """A note for the other volunteers (encrypted)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -37,14 +39,20 @@ class JobQueries(ReviewBase):
             ).all()
         return [QueueItem.of(r, self.cipher) for r in rows]
 
-    async def mark_escalated(self, report_ids: list[int]) -> None:
-        """Record that the volunteer chat was told about these reports."""
+    async def mark_escalated(
+        self, report_ids: list[int], then: Callable[[Any], object] | None = None
+    ) -> None:
+        """Record that the volunteer chat is told about these reports; `then(session)` runs in
+        the same transaction (the escalation written to the outbox), so the mark and the
+        message are saved together or not at all."""
         async with self.sessions.begin() as session:
             await session.execute(
                 update(Report).where(Report.id.in_(report_ids)).values(escalated_at=utcnow())
             )
             for report_id in report_ids:
                 session.add(ReportEvent(report_id=report_id, action="escalated"))
+            if then is not None:
+                then(session)
 
     async def due_stale_claims(self, older_than: timedelta) -> list[QueueItem]:
         """Reports held in review for `older_than` whose holder was not reminded yet."""

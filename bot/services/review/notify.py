@@ -1,7 +1,13 @@
 """Alerts to the volunteer chat. Telegram allows about 20 messages a minute in a group, so the
-notifier sends at most one message per slot; whatever is waiting when a slot opens goes out
+notifier writes at most one message per slot; whatever is waiting when a slot opens goes out
 together as a digest. The queue is the database (reports with notified_at unset), so nothing is
-dropped and a restart resumes where it stopped."""
+dropped and a restart resumes where it stopped.
+
+An alert is written to the outbox (bot.telegram.outbox) in the transaction that marks its
+reports notified, so a Telegram outage or a restart neither loses nor repeats it (but for the
+outbox's own one-statement window, see there). While an alert still waits there for Telegram,
+no new one is written: the reports that arrive meanwhile are folded into the next, instead of
+piling up one message per slot."""
 
 from __future__ import annotations
 
@@ -9,22 +15,25 @@ import asyncio
 import contextlib
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.db import SessionFactory
+from bot.core.db import DATABASE_ERRORS, SessionFactory
 from bot.core.i18n import gettext_for, ngettext_for
-from bot.core.models import UNKNOWN_PEOPLE, Report, utcnow
+from bot.core.models import UNKNOWN_PEOPLE, OutboxMessage, Report, utcnow
 from bot.services.component import Component
 
 log = logging.getLogger(__name__)
 
 GROUP_MESSAGES_PER_MINUTE = 18  # below Telegram's 20, leaving room for other messages
 MESSAGE_LIMIT = 4000  # Telegram's limit is 4096 characters
+ALERT = "alert"  # the outbox kind of these alerts
 
 
 @dataclass(frozen=True)
@@ -43,30 +52,40 @@ class PendingAlert:
 SendMessage = Callable[[int, str], Awaitable[object]]
 
 
+class AlertOutbox(Protocol):
+    """The outbox as the notifier uses it (bot.telegram.outbox.Outbox)."""
+
+    def add(self, session: AsyncSession, kind: str, chat_id: int, text: str) -> OutboxMessage:
+        """Put a message into the caller's transaction."""
+
+    async def deliver_now(self, row_ids: list[int]) -> dict[int, str]:
+        """Try to send these rows at once (else they wait for the outbox's loop)."""
+
+
 class VolunteerNotifier(Component):
     """Paces alerts to the volunteer chat and folds bursts into digests."""
 
     def __init__(
         self,
         sessions: SessionFactory,
+        outbox: AlertOutbox,
         send: SendMessage,
         chat_id: int,
         language: str,
         timezone: ZoneInfo,
         city_name: Callable[[str, str], str],
         per_minute: int = GROUP_MESSAGES_PER_MINUTE,
-        quiet: Callable[[BaseException], bool] = lambda _error: False,
     ) -> None:
-        """`quiet(error)` tells a failure to retry without a traceback (a Telegram outage,
-        logged once by bot.telegram.outage; the services do not know Telegram's errors)."""
+        """Alerts go through `outbox`; `send` sends the other messages of the volunteer chat
+        (send_paced)."""
         self.sessions = sessions
+        self.outbox = outbox
         self.send = send
         self.chat_id = chat_id
         self.language = language
         self.timezone = timezone
         self.city_name = city_name
         self.interval = 60.0 / per_minute
-        self._quiet = quiet
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_sent = float("-inf")
@@ -86,9 +105,10 @@ class VolunteerNotifier(Component):
                 await self._task
             self._task = None
 
-    async def send_paced(self, text: str) -> None:
-        """Send another message to the volunteer chat in the notifier's message slots, so
-        alerts, escalations and digests together stay under the group's limit."""
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for the next of the volunteer chat's message slots and take it, so that alerts,
+        escalations and digests together stay under the group's limit."""
         async with self._paced:
             loop = asyncio.get_running_loop()
             delay = self._last_sent + self.interval - loop.time()
@@ -96,6 +116,11 @@ class VolunteerNotifier(Component):
                 await asyncio.sleep(delay)
             # Take the slot before sending: the alert loop then waits for the next one.
             self._last_sent = loop.time()
+            yield
+
+    async def send_paced(self, text: str) -> None:
+        """Send another message to the volunteer chat in one of the notifier's slots."""
+        async with self.slot():
             await self.send(self.chat_id, text)
 
     def wake(self) -> None:
@@ -116,11 +141,24 @@ class VolunteerNotifier(Component):
             for r in rows
         ]
 
-    async def _mark_sent(self, report_ids: list[int]) -> None:
+    async def _alert_waiting(self) -> bool:
+        """Whether an alert written earlier still waits in the outbox for Telegram."""
+        async with self.sessions() as session:
+            waiting = await session.scalar(
+                select(func.count(OutboxMessage.id)).where(OutboxMessage.kind == ALERT)
+            )
+        return bool(waiting)
+
+    async def _write(self, text: str, report_ids: list[int]) -> int:
+        """The alert into the outbox and its reports marked notified, in one transaction;
+        returns the outbox row's id."""
         async with self.sessions.begin() as session:
             await session.execute(
                 update(Report).where(Report.id.in_(report_ids)).values(notified_at=utcnow())
             )
+            row = self.outbox.add(session, ALERT, self.chat_id, text)
+            await session.flush()
+            return row.id
 
     def _line(self, alert: PendingAlert) -> str:
         _ = gettext_for(self.language)
@@ -185,17 +223,26 @@ class VolunteerNotifier(Component):
                     alerts = await self._pending()
                     if not alerts:
                         break
+                    if await self._alert_waiting():
+                        # Telegram has not taken the last alert yet (an outage): look again in
+                        # a slot, and fold what arrives meanwhile into the next message.
+                        self._last_sent = loop.time()
+                        continue
                     text, ids = self.compose(alerts)
-                    await self.send(self.chat_id, text)
+                    row_id = await self._write(text, ids)
                     self._last_sent = loop.time()
-                    await self._mark_sent(ids)
+                    await self.outbox.deliver_now([row_id])
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    # The database or Telegram is down: keep the alerts and try again, waiting
-                    # longer each time (a Telegram outage is logged once, by bot.telegram.outage).
+                    # The database is down (one line, as for every storage fault) or a bug: keep
+                    # the alerts and try again, waiting longer each time.
                     self._failures += 1
-                    if not self._quiet(error):
+                    if isinstance(error, DATABASE_ERRORS):
+                        log.warning(
+                            "volunteer alert not written (%s); will retry", type(error).__name__
+                        )
+                    else:
                         log.exception("volunteer alert failed; will retry")
                     backoff = min(60.0, self.interval * 2 ** min(self._failures, 10))
                     self._last_sent = loop.time() + backoff - self.interval

@@ -4,6 +4,7 @@ the digest's counts), its limits, its errors, and the base the parts of the serv
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -140,6 +141,11 @@ class Change:
     status_changed: bool = True
 
 
+# Run inside the transaction of a status change, with the change: the reporter's update is
+# written to the outbox there, so the change and its message are saved together or not at all.
+InTransaction = Callable[[Any, Change], object]
+
+
 @dataclass(frozen=True)
 class Pending:
     """A typed answer someone was asked for."""
@@ -230,16 +236,28 @@ class ReviewBase(Component):
         if not self._holds(report, actor_id) and not admin:
             raise ReviewError("claimed_by_other")
 
-    def _change(self, report: Report) -> Change:
+    def _change(
+        self,
+        session: Any,
+        report: Report,
+        then: InTransaction | None,
+        *,
+        status_changed: bool = True,
+    ) -> Change:
+        """The change made to the report in this transaction, after `then` ran in it."""
         chat = self.cipher.decrypt(report.reporter_chat_enc)
-        return Change(
+        change = Change(
             report_id=report.id,
             code=report.code,
             status=report.status,
             reporter_chat_id=int(chat) if chat else None,
             reporter_language=report.reporter_language,
             claimed_by=self.cipher.decrypt_id(report.claimed_by_enc),
+            status_changed=status_changed,
         )
+        if then is not None:
+            then(session, change)
+        return change
 
     def _event(self, report: Report, actor_id: int | None, action: str, detail: Any = None) -> Any:
         return ReportEvent(
