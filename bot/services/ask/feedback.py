@@ -25,7 +25,7 @@ async def feedback_counts(sessions: SessionFactory, article_id: str) -> tuple[in
             .where(Feedback.article_id == article_id)
             .group_by(Feedback.helpful)
         )
-        counts = dict(rows.tuples().all())
+        counts: dict[bool, int] = {helpful: count for helpful, count in rows.all()}
     return counts.get(True, 0), counts.get(False, 0)
 
 
