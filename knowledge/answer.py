@@ -387,10 +387,12 @@ def parse_mci_request(query: Query, today: date) -> tuple[int, int] | None:
         asks_value = (
             bool(years) or query.has("how_much", "tenge") or bool(_THIS_YEAR.search(lowered))
         )
+        # "MCI 2022 for fines": fines are what the MCI is for; with a year named, the value.
+        own = {"mci", "tenge", "how_much", *(("fine",) if years else ())}
         other_domain = {
             concept
             for concept in query.concepts
-            if concept not in {"mci", "tenge", "how_much"} and not concept.startswith("city:")
+            if concept not in own and not concept.startswith("city:")
         }
         if other_domain or not asks_value:
             return None
