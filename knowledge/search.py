@@ -81,6 +81,7 @@ MINOR_CONCEPT = "minor"
 # "мне 17", "I'm 16", "16 years old", "17 жастамын": someone under 18 asks (a bare "15" is days)
 _AGE_BEFORE = {"мне", "ему", "ей", "сыну", "дочери", "дочке", "i'm", "im", "aged", "жасым"}
 _AGE_AFTER = ("жаста", "жасар", "yo")
+OTHER_TRACK_PRIOR = 0.8
 TRACKS = frozenset({"@form_notified", "@form_approved"})
 
 _YEAR = re.compile(r"^(19[89]\d|20\d\d)$")
@@ -645,6 +646,7 @@ class SearchIndex:
                 scores[doc] *= CASE_PRIOR_WITHOUT_CUES
             elif kind == "venues" and not names_city:
                 scores[doc] *= VENUES_PRIOR_WITHOUT_CITY
+        self._prefer_the_asked_track(query, scores)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self.articles[item[0]].id))
         hits = [
             Hit(self.articles[doc], score, closeness.get(doc, 0.0))
@@ -759,6 +761,18 @@ class SearchIndex:
             if boost and (scores.get(doc, 0.0) > 0 or doc in boosted):
                 scores[doc] += boost
         return boosted
+
+    def _prefer_the_asked_track(self, query: Query, scores: dict[int, float]) -> None:
+        """A question about a march or a demonstration (approval) is not answered by an article
+        that speaks only of pickets, meetings and rallies (notification), and the other way."""
+        asked = TRACKS & {f"@{concept}" for concept in query.concepts}
+        if len(asked) != 1:
+            return
+        (wanted,) = asked
+        (other,) = TRACKS - asked
+        for doc in scores:
+            if self._in_doc(other, doc) and not self._in_doc(wanted, doc):
+                scores[doc] *= OTHER_TRACK_PRIOR
 
     def _covers_domain(self, query: Query, hit: Hit) -> bool:
         """True when the article has every concept of the question that alone shows the domain."""

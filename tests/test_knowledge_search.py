@@ -288,3 +288,14 @@ def test_digits_that_are_no_numbers_do_not_break_a_question(
 ) -> None:
     # "₃".isdigit() is true but int("₃") fails: the fuzz test found it in an inline query
     assert search(real_kb, question).query.numbers == []
+
+
+def test_an_article_of_the_other_track_gives_way(real_kb: KnowledgeBase) -> None:
+    # "how many days does the akimat take to answer, for a march?" is Art. 13 (7 working days),
+    # not the notification's 3 days
+    assert top_id(real_kb, "Шеруге өтініш берсек, әкімдік қанша күнде жауап береді?") == (
+        "approval-procedure"
+    )
+    assert top_id(real_kb, "how long does the akimat take to answer a picket notice") == (
+        "akimat-response"
+    )
