@@ -24,7 +24,7 @@ from knowledge.search import (
     index_for,
     question_parts,
 )
-from knowledge.text import fold_kazakh
+from knowledge.text import QUESTION_WORDS, fold_kazakh
 
 TELEGRAM_LIMIT = 4096
 MAX_RELATED_BUTTONS = 3
@@ -193,13 +193,6 @@ _HYPOTHETICAL = {
     "ru": {"если", "ли", "вдруг", "случае", "могут", "может", "можно", "имеют", "вправе", "когда"},
     "kk": {"егер", "бола", "ма", "ме", "ба", "бе", "па", "пе", "мүмкін", "мумкин"},
 }  # fmt: skip
-_QUESTION_WORDS = {
-    "en": {"why", "how", "what", "who", "which", "when", "where", "were", "was", "did", "are"},
-    "ru": {"почему", "зачем", "как", "что", "кто", "кого", "кому", "какой", "какие", "сколько",
-           "когда", "где"},
-    "kk": {"неге", "калаи", "не", "кім", "ким", "кандаи", "канша", "кашан", "каида", "неликтен",
-           "ма", "ме", "ба", "бе", "па", "пе"},
-}  # fmt: skip
 _CONJUNCTIONS = {
     "en": {"and", "also", "plus", "or"},
     "ru": {"и", "а", "также", "ещё", "еще", "или"},
@@ -289,7 +282,7 @@ def is_detention_report(query: Query) -> bool:
     if not personal and query.has("how_much", "what_happened"):
         return False
     urgent = bool(words & _cues(_URGENT, language))
-    asking = "?" in query.text or bool(words & _cues(_QUESTION_WORDS, language))
+    asking = "?" in query.text or bool(words & _cues(QUESTION_WORDS, language))
     return personal or urgent or not asking
 
 
@@ -319,7 +312,7 @@ def _is_question(text: str, query: Query) -> bool:
     if "?" in text:
         return True
     words = {_surface(token, query.language) for token in query.tokens}
-    return bool(words & _cues(_QUESTION_WORDS, query.language))
+    return bool(words & _cues(QUESTION_WORDS, query.language))
 
 
 def _starts_with_conjunction(text: str, query: Query) -> bool:

@@ -18,6 +18,7 @@ import yaml
 
 from knowledge.model import LANGUAGES, Article, KnowledgeBase
 from knowledge.text import (
+    QUESTION_WORDS,
     detect_language,
     fold_kazakh,
     is_stopword,
@@ -84,6 +85,9 @@ _AGE_AFTER = ("жаста", "жасар", "yo")
 OTHER_TRACK_PRIOR = 0.8
 TRACKS = frozenset({"@form_notified", "@form_approved"})
 
+# A message's clauses, and the words that make one a question ("…, who may be an organiser?")
+_CLAUSE_BREAK = re.compile(r"[,;.!?\n]+")
+_QUESTION_CUES = frozenset(fold_kazakh(word) for words in QUESTION_WORDS.values() for word in words)
 _YEAR = re.compile(r"^(19[89]\d|20\d\d)$")
 
 
@@ -635,6 +639,13 @@ class SearchIndex:
             for doc, value in best.items():
                 scores[doc] += value
         closeness = self._sample_closeness(query)
+        # A long message's question is often one clause of its story ("I work at the akimat.
+        # Can I organise a picket, who may be an organiser?"): it is as close as its question.
+        clause = _question_clause(question)
+        if clause is not None:
+            focus = self.analyze(clause, query.language)
+            for doc, value in self._sample_closeness(focus).items():
+                closeness[doc] = max(closeness.get(doc, 0.0), value)
         for doc, value in closeness.items():
             scores[doc] += SAMPLE_WEIGHT * value**SAMPLE_POWER
         entity_docs = self._entity_boosts(query, scores)
@@ -853,6 +864,15 @@ def question_parts(question: str) -> list[str]:
         pieces.extend(_SECOND_QUESTION.split(sentence))
     parts = [piece.strip(" ,.;") for piece in pieces if len(tokenize(piece)) >= MIN_PART_WORDS]
     return parts or [question]
+
+
+def _question_clause(question: str) -> str | None:
+    """The last clause that asks something, in a message of several clauses (else None)."""
+    clauses = [clause for clause in _CLAUSE_BREAK.split(question) if len(tokenize(clause)) >= 2]
+    if len(clauses) < 2:
+        return None
+    asking = [c for c in clauses if {fold_kazakh(t) for t in tokenize(c)} & _QUESTION_CUES]
+    return asking[-1] if asking else None
 
 
 def _ages_under_18(tokens: list[str]) -> list[int]:

@@ -74,7 +74,8 @@ STOPWORDS: dict[str, frozenset[str]] = {
         пе ғой да де та те және үшін деген бар жоқ керек болады бола болған болса ала алады
         ғана осы сол бұл мына әр барлық еді екен туралы бойынша дейін кейін бірақ немесе егер
         онда сонда иә емес арқылы қарай бері тағы өз өзі шын жылы жыл сәлем салем
-        рахмет сау болыңыз ала алады алса алсам алсақ алып алмай алмайды алу алуға әлде""".split()
+        рахмет сау болыңыз ала алады алса алсам алсақ алып алмай алмайды алу алуға әлде кімнен
+        кімді""".split()
     ),
     "en": frozenset(
         """the a an is are was were be been being am do does did i me my mine we us our you your
@@ -256,6 +257,16 @@ def stem(word: str, language: str) -> str:
         return stem_kazakh(word)
     stemmer = _SNOWBALL.get(language)
     return stemmer.stemWord(word) if stemmer is not None else word
+
+
+# Words that make a sentence a question (Kazakh question particles too).
+QUESTION_WORDS = {
+    "en": {"why", "how", "what", "who", "which", "when", "where", "were", "was", "did", "are"},
+    "ru": {"почему", "зачем", "как", "что", "кто", "кого", "кому", "какой", "какие", "сколько",
+           "когда", "где"},
+    "kk": {"неге", "калаи", "не", "кім", "ким", "кандаи", "канша", "кашан", "каида", "неликтен",
+           "ма", "ме", "ба", "бе", "па", "пе"},
+}  # fmt: skip
 
 
 def is_stopword(word: str, language: str) -> bool:

@@ -299,3 +299,9 @@ def test_an_article_of_the_other_track_gives_way(real_kb: KnowledgeBase) -> None
     assert top_id(real_kb, "how long does the akimat take to answer a picket notice") == (
         "akimat-response"
     )
+
+
+def test_a_story_is_as_close_to_a_sample_as_its_question_clause(real_kb: KnowledgeBase) -> None:
+    message = "Я госслужащий в акимате. Могу ли я сам организовать, кто может быть организатором?"
+    hits = {hit.article.id: hit for hit in index_for(real_kb).search(message, limit=20).hits}
+    assert hits["who-may-organise"].sample == pytest.approx(1.0)
