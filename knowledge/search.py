@@ -54,6 +54,7 @@ VENUES_PRIOR_WITHOUT_CITY = 0.7
 # entities), and the best article must cover enough of the question's content words.
 MIN_EVIDENCE = 1.0
 MIN_COVERAGE = 0.5
+STRONG_NEGATIVE = -2.0  # other domains; weaker negative signs (neighbours, visas) count less
 STRONG_EVIDENCE = 3.0  # e.g. three in-domain concepts: an assembly, a notification, the akimat
 GENERIC_TOKEN_WEIGHT = 0.5
 STRONG_TERM_EVIDENCE = 0.5
@@ -799,13 +800,17 @@ class SearchIndex:
         if not hits:
             return 0.0, 0.0
         top = self.doc_of[hits[0].article.id]
-        evidence = sum(self.concepts.scope.get(concept, 0.0) for concept in query.concepts)
-        if PROTEST_CONCEPT not in query.concepts and any(
-            self.concepts.scope.get(concept, 0.0) < 0 for concept in query.concepts
-        ):
-            # "we invited 300 to a wedding: do we need the akimat's permission?" names another
-            # kind of event and no protest: what else it shares with ours does not count.
-            return 0.0, 0.0
+        scopes = [self.concepts.scope.get(concept, 0.0) for concept in query.concepts]
+        if PROTEST_CONCEPT not in query.concepts:
+            if any(scope < 0 for scope in scopes):
+                # "we invited 300 to a wedding: do we need the akimat's permission?" names
+                # another kind of event and no protest: what it shares with ours does not count.
+                return 0.0, 0.0
+        else:
+            # With a protest named, a weak sign of another domain ("we and our neighbours want
+            # to rally") says who protests, not what about.
+            scopes = [scope for scope in scopes if scope >= 0 or scope <= STRONG_NEGATIVE]
+        evidence = sum(scopes)
         if top in entity_docs:
             evidence += ENTITY_EVIDENCE
         if hits[0].sample >= SAMPLE_IN_SCOPE:

@@ -261,11 +261,12 @@ def stem(word: str, language: str) -> str:
 
 # Words that make a sentence a question (Kazakh question particles too).
 QUESTION_WORDS = {
-    "en": {"why", "how", "what", "who", "which", "when", "where", "were", "was", "did", "are"},
+    "en": {"why", "how", "what", "who", "whom", "whose", "which", "when", "where", "were", "was",
+           "did", "are"},
     "ru": {"почему", "зачем", "как", "что", "кто", "кого", "кому", "какой", "какие", "сколько",
-           "когда", "где"},
+           "когда", "где", "куда", "откуда", "чей", "чья"},
     "kk": {"неге", "калаи", "не", "кім", "ким", "кандаи", "канша", "кашан", "каида", "неликтен",
-           "ма", "ме", "ба", "бе", "па", "пе"},
+           "неше", "кимге", "каидан", "кашанга", "ма", "ме", "ба", "бе", "па", "пе"},
 }  # fmt: skip
 
 

@@ -414,3 +414,4 @@ def test_a_part_that_goes_on_from_a_question_is_answered_too() -> None:
 def test_the_mci_of_a_named_year_for_fines_is_its_value() -> None:
     reply = answer_question(load_knowledge(), "мрп 2022 для штрафов", today=date(2026, 11, 22))
     assert reply.kind == "computed" and "3 063" in html.unescape(reply.html).replace("\u00a0", " ")
+

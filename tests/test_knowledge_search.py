@@ -305,3 +305,8 @@ def test_a_story_is_as_close_to_a_sample_as_its_question_clause(real_kb: Knowled
     message = "Я госслужащий в акимате. Могу ли я сам организовать, кто может быть организатором?"
     hits = {hit.article.id: hit for hit in index_for(real_kb).search(message, limit=20).hits}
     assert hits["who-may-organise"].sample == pytest.approx(1.0)
+
+
+def test_a_weak_sign_of_another_domain_gives_way_to_a_protest(real_kb: KnowledgeBase) -> None:
+    assert top_id(real_kb, "мы с соседями хотим выйти на пикет, за сколько дней уведомлять") is not None
+    assert top_id(real_kb, "соседи шумят по ночам, куда жаловаться") is None
