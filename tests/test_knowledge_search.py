@@ -308,5 +308,6 @@ def test_a_story_is_as_close_to_a_sample_as_its_question_clause(real_kb: Knowled
 
 
 def test_a_weak_sign_of_another_domain_gives_way_to_a_protest(real_kb: KnowledgeBase) -> None:
-    assert top_id(real_kb, "мы с соседями хотим выйти на пикет, за сколько дней уведомлять") is not None
+    rally = "мы с соседями хотим выйти на пикет, за сколько дней уведомлять"
+    assert top_id(real_kb, rally) is not None
     assert top_id(real_kb, "соседи шумят по ночам, куда жаловаться") is None
