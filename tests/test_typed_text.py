@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from bot.core.models import QuestionGap, Report, ReportDraft, ReportEvent
 from bot.core.text import BIDI_CONTROLS, REPLACEMENT, typed
+from bot.services.report.reports import DraftData
 from bot.localapi.server import ApiCall, LocalBotApi, UploadedFile
 from tests.support.harness import Person, calls_to, to_chat
 from tests.support.review import (
@@ -83,6 +84,15 @@ def test_typed_keeps_the_words_and_marks_where_a_bidi_control_was() -> None:
     assert typed(typed(everything)) == typed(everything)
     assert controls(typed(everything)) == set()
     assert typed(None) is None
+
+
+def test_a_line_break_typed_into_a_one_line_field_cannot_fake_another_field() -> None:
+    faked = "Асан\n<b>Статус:</b> проверен\u2028\tОП №5"
+    assert typed(faked, one_line=True) == "Асан <b>Статус:</b> проверен ОП №5"
+    draft = DraftData(name=faked, police=faked, place=faked, details="Бірінші\nЕкінші")
+    kept = draft.as_kept()
+    assert {kept.name, kept.police, kept.place} == {typed(faked, one_line=True)}
+    assert kept.details == "Бірінші\nЕкінші"  # the details are told in lines
 
 
 async def test_bidi_and_control_characters_typed_into_a_report_reach_no_one_and_are_not_stored(

@@ -22,14 +22,21 @@ _TABLE: dict[int, str | None] = {
 
 
 @overload
-def typed(text: str) -> str: ...
+def typed(text: str, *, one_line: bool = False) -> str: ...
 
 
 @overload
-def typed(text: None) -> None: ...
+def typed(text: None, *, one_line: bool = False) -> None: ...
 
 
-def typed(text: str | None) -> str | None:
+def typed(text: str | None, *, one_line: bool = False) -> str | None:
     """The text without control characters (but tab and newline) and with every bidi control
-    replaced by U+FFFD; None stays None. Applying it again changes nothing."""
-    return None if text is None else text.translate(_TABLE)
+    replaced by U+FFFD; None stays None. Applying it again changes nothing.
+
+    `one_line` is for fields a card shows on one line (a name, a police unit, a place): a line
+    break typed into one would start what looks like another field, so every run of white space
+    (line and paragraph separators too) becomes one space."""
+    if text is None:
+        return None
+    kept = text.translate(_TABLE)
+    return " ".join(kept.split()) if one_line else kept

@@ -65,7 +65,9 @@ class TooManyReports(Exception):
 
 
 # The answers a person types (or shares: a contact's number), stored as `typed` makes them.
+# Typed answers; all but the details are shown on one line of a volunteer's card.
 TYPED_ANSWERS = ("place", "town", "name", "police", "details", "phone")
+MULTILINE_ANSWERS = ("details",)
 
 
 @dataclass
@@ -108,7 +110,8 @@ class DraftData:
         """A copy with the typed answers as the bot stores them (bot.core.text.typed)."""
         kept = copy.deepcopy(self)
         for name in TYPED_ANSWERS:
-            setattr(kept, name, typed(getattr(kept, name)))
+            one_line = name not in MULTILINE_ANSWERS
+            setattr(kept, name, typed(getattr(kept, name), one_line=one_line))
         return kept
 
 

@@ -99,9 +99,9 @@ async def export_reports(
 ) -> Export:
     """The reports matching the filter, oldest first, as plain values."""
 
-    def shown(token: bytes | None) -> str | None:
+    def shown(token: bytes | None, *, one_line: bool = True) -> str | None:
         # Typed text is stored as `typed` keeps it; rows stored before it was are kept so here.
-        return typed(cipher.decrypt(token))
+        return typed(cipher.decrypt(token), one_line=one_line)
 
     conditions: list[Any] = []
     if selection.start is not None:
@@ -147,7 +147,9 @@ async def export_reports(
                 )
             ).all()
             for note in note_rows:
-                notes.setdefault(note.report_id, []).append(shown(note.detail_enc) or "")
+                notes.setdefault(note.report_id, []).append(
+                    shown(note.detail_enc, one_line=False) or ""
+                )
     rows: list[dict[str, Any]] = []
     for report in reports:
         row: dict[str, Any] = {
@@ -172,13 +174,13 @@ async def export_reports(
             media = cipher.decrypt_json(report.media_enc) if report.media_enc else []
             row.update(
                 {
-                    "town": typed(location.get("town")),
-                    "place": typed(location.get("place")),
+                    "town": typed(location.get("town"), one_line=True),
+                    "place": typed(location.get("place"), one_line=True),
                     "latitude": location.get("lat"),
                     "longitude": location.get("lon"),
                     "detained_name": shown(report.detained_name_enc),
                     "police_unit": shown(report.police_unit_enc),
-                    "details": shown(report.details_enc),
+                    "details": shown(report.details_enc, one_line=False),
                     "contact_phone": shown(report.contact_phone_enc),
                     "contact_via_telegram": report.contact_via_telegram,
                     "consent_to_contact": report.consent_to_contact,

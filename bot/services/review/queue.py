@@ -88,14 +88,18 @@ class QueueReads(ReviewBase):
                 session.add(self._event(report, viewer_id, "viewed"))
         cipher = self.cipher
 
-        def shown(token: bytes | None) -> str | None:
+        def shown(token: bytes | None, *, one_line: bool = True) -> str | None:
             # Typed text is stored as `typed` keeps it; rows stored before it was are kept so
             # here, on the way out.
-            return typed(cipher.decrypt(token))
+            return typed(cipher.decrypt(token), one_line=one_line)
 
         location = cipher.decrypt_json(report.location_enc) if report.location_enc else {}
         notes = [
-            Note(row.created_at, cipher.decrypt_id(row.actor_enc), shown(row.detail_enc) or "")
+            Note(
+                row.created_at,
+                cipher.decrypt_id(row.actor_enc),
+                shown(row.detail_enc, one_line=False) or "",
+            )
             for row in reversed(note_rows)
             if row.detail_enc is not None
         ]
@@ -109,13 +113,13 @@ class QueueReads(ReviewBase):
             occurred_at=report.occurred_at,
             reporter_role=report.reporter_role,
             people=report.people,
-            town=typed(location.get("town")),
-            place=typed(location.get("place")),
+            town=typed(location.get("town"), one_line=True),
+            place=typed(location.get("place"), one_line=True),
             latitude=location.get("lat"),
             longitude=location.get("lon"),
             name=shown(report.detained_name_enc),
             police=shown(report.police_unit_enc),
-            details=shown(report.details_enc),
+            details=shown(report.details_enc, one_line=False),
             media=cipher.decrypt_json(report.media_enc) if report.media_enc else [],
             phone=shown(report.contact_phone_enc),
             contact_via_telegram=report.contact_via_telegram,
