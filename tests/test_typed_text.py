@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 
 from bot.core.models import QuestionGap, Report, ReportDraft, ReportEvent
 from bot.core.text import BIDI_CONTROLS, REPLACEMENT, typed
-from bot.services.report.reports import DraftData
 from bot.localapi.server import ApiCall, LocalBotApi, UploadedFile
+from bot.services.report.reports import DraftData
 from tests.support.harness import Person, calls_to, to_chat
 from tests.support.review import (
     REPORTER_ID,
@@ -214,6 +214,27 @@ async def test_a_report_stored_before_is_shown_and_exported_without_its_bidi_con
         assert exported["place"] == typed(TYPED["place"])
         assert exported["notes"] == [typed(NOTE)]
         assert_neutralised(seen(export_calls))
+
+
+async def test_a_message_of_control_characters_alone_is_not_relayed(
+    api: LocalBotApi, database_url: str, tmp_path: Path
+) -> None:
+    people = add_people(api)
+    async with review_bot(api, database_url, tmp_path) as bot:
+        await make_volunteer(bot, VOLUNTEER_ID)
+        report_id, _code = await file_report(bot, people["reporter"])
+        volunteer = Reviewer(bot, people["volunteer"])
+        await volunteer.opens(report_id)
+        await volunteer.taps(f"rv:claim:{report_id}")
+        await volunteer.taps(f"rv:write:{report_id}")
+        await volunteer.says("\x00\x1b \x07")
+        events = [event.action for event in await report_events(bot, report_id)]
+        assert "relay_out" not in events
+        # the question stays open: the next message is the one relayed
+        to_reporter = seen(calls_to(await volunteer.says(TO_REPORTER), REPORTER_ID))
+        assert "адвокат келеді" in to_reporter
+        events = [event.action for event in await report_events(bot, report_id)]
+        assert events.count("relay_out") == 1
 
 
 async def test_questions_and_refused_commands_are_kept_without_control_characters(

@@ -14,6 +14,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.core.i18n import gettext_for
 from bot.core.models import OutboxMessage, Role
+from bot.core.text import typed
 from bot.services.review.access import RANK
 from bot.services.review.workflow import MAX_MESSAGE, Pending, ReviewError
 from bot.telegram.context import JiynContext
@@ -60,7 +61,8 @@ async def send_message_to_reporter(
     """The volunteer's typed message goes to the reporter as a new bot message with a Reply
     button; False keeps the question open (the text was empty or too long)."""
     _ = context.gettext
-    text = (update.effective_message.text or "").strip()
+    # as it will be stored: a message of control characters alone is an empty one
+    text = typed(update.effective_message.text or "").strip()
     if not text or len(text) > MAX_MESSAGE:
         await update.effective_message.reply_text(
             _("Please write at most {limit} characters.").format(limit=MAX_MESSAGE)
@@ -166,7 +168,8 @@ async def send_reply_to_volunteer(update: Update, context: JiynContext, pending:
     """The reporter's typed message goes to the volunteer, without who sent it; False keeps
     the question open (the text was empty or too long)."""
     _ = context.gettext
-    text = (update.effective_message.text or "").strip()
+    # as it will be stored: a message of control characters alone is an empty one
+    text = typed(update.effective_message.text or "").strip()
     if not text or len(text) > MAX_MESSAGE:
         await update.effective_message.reply_text(
             _("Please write at most {limit} characters.").format(limit=MAX_MESSAGE)
