@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.db import READS
 from bot.telegram.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,9 @@ class HealthServer:
     async def _database_ok(self) -> bool:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
-                async with self._engine.connect() as connection:
+                # a read (no SQLite write lock): a database that can be read is up
+                reads = self._engine.execution_options(**{READS: True})
+                async with reads.connect() as connection:
                     await connection.execute(text("SELECT 1"))
             return True
         except Exception:  # any failure is the same answer: not reachable

@@ -18,6 +18,7 @@ from bot.localapi.server import LocalBotApi
 from bot.services.error_summary import SUMMARY_INTERVAL, ErrorSummaries
 from bot.telegram.context import JiynContext
 from tests.support.harness import Person, RunningBot, make_settings, run_bot, settle, to_chat
+from tests.test_storage_faults import sqlite_failing
 
 ADMIN = 8101
 SECRET_TEXT = "Нурлан Секретов 87011234567"
@@ -99,6 +100,20 @@ async def test_readiness_says_when_telegram_is_unreachable(
     await api.stop()
     status, body = await _get(health.port, "/readyz")
     assert status == 503 and '"telegram": false' in body and '"database": true' in body
+
+
+async def test_readiness_while_the_sqlite_file_cannot_be_written(
+    bot: RunningBot, health: HealthServer, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    with sqlite_failing(bot, "readonly"):
+        status, body = await _get(health.port, "/readyz")
+    # the database can be read: the bot answers questions and shows the queue
+    assert status == 200 and '"database": true' in body
+    with sqlite_failing(bot, "io"):
+        status, body = await _get(health.port, "/readyz")
+    assert status == 503 and '"database": false' in body
 
 
 async def _fail(update: Update, context: JiynContext) -> None:
