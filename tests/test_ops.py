@@ -17,8 +17,8 @@ from bot.health import HealthServer
 from bot.localapi.server import LocalBotApi
 from bot.services.error_summary import SUMMARY_INTERVAL, ErrorSummaries
 from bot.telegram.context import JiynContext
+from tests.support.databases import sqlite_failing
 from tests.support.harness import Person, RunningBot, make_settings, run_bot, settle, to_chat
-from tests.test_storage_faults import sqlite_failing
 
 ADMIN = 8101
 SECRET_TEXT = "Нурлан Секретов 87011234567"

@@ -13,9 +13,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -24,7 +22,8 @@ from sqlalchemy import event
 from bot.core.migrate import upgrade_database
 from bot.localapi.server import LocalBotApi
 from handlers.report.conversation import ReportStep
-from tests.support.harness import Person, RunningBot, make_settings, run_unpaced
+from tests.support.databases import sqlite_failing
+from tests.support.harness import Person, make_settings, run_unpaced
 from tests.support.processes import (
     DATABASE_DOWN,
     NAME,
@@ -185,29 +184,6 @@ def test_sqlite_reads_work_while_the_write_lock_cannot_be_taken(data_parent: Pat
 
 
 # ------------------------------------------------------------------ SQLite failing while running
-
-
-@contextmanager
-def sqlite_failing(bot: RunningBot, kind: str) -> Iterator[None]:
-    """Make statements on the bot's SQLite database fail as the disk would, until the block
-    ends: "readonly" (the file or its folder turned read-only: reads and a deferred BEGIN
-    work, a write or a BEGIN IMMEDIATE, which takes the write lock, gets "attempt to write a
-    readonly database"; test_db checks that on a real read-only folder) or "io" (every
-    statement gets "disk I/O error")."""
-    engine = bot.application.bot_data["services"].engine.sync_engine
-    message = "attempt to write a readonly database" if kind == "readonly" else "disk I/O error"
-
-    def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        words = statement.split()
-        reads = words[:1] in (["SELECT"], ["PRAGMA"]) or words == ["BEGIN"]
-        if kind == "io" or not reads:
-            raise sqlite3.OperationalError(message)
-
-    event.listen(engine, "before_cursor_execute", fail)
-    try:
-        yield
-    finally:
-        event.remove(engine, "before_cursor_execute", fail)
 
 
 @pytest.mark.parametrize("kind", ["readonly", "io"])

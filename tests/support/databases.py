@@ -1,5 +1,5 @@
-"""The test databases: the PostgreSQL test server and fresh databases on it, and a database's
-bytes as they are at rest."""
+"""The test databases: the PostgreSQL test server and fresh databases on it, a database's bytes
+as they are at rest, and an SQLite database failing as its disk would."""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ import asyncio
 import glob
 import os
 import shutil
+import sqlite3
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from tests.support.harness import RunningBot
 
 from bot.core.db import create_engine
 from bot.core.models import Report
@@ -83,3 +87,26 @@ async def report_rows(database_url: str) -> list[Any]:
             return list((await connection.execute(select(Report))).all())
     finally:
         await engine.dispose()
+
+
+@contextmanager
+def sqlite_failing(bot: RunningBot, kind: str) -> Iterator[None]:
+    """Make statements on the bot's SQLite database fail as the disk would, until the block
+    ends: "readonly" (the file or its folder turned read-only: reads and a deferred BEGIN
+    work, a write or a BEGIN IMMEDIATE, which takes the write lock, gets "attempt to write a
+    readonly database"; test_db checks that on a real read-only folder) or "io" (every
+    statement gets "disk I/O error")."""
+    engine = bot.application.bot_data["services"].engine.sync_engine
+    message = "attempt to write a readonly database" if kind == "readonly" else "disk I/O error"
+
+    def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = statement.split()
+        reads = words[:1] in (["SELECT"], ["PRAGMA"]) or words == ["BEGIN"]
+        if kind == "io" or not reads:
+            raise sqlite3.OperationalError(message)
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
