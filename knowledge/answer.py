@@ -43,6 +43,7 @@ OTHER_DOMAINS = (
     "other_complaint",
     "neighbours",
     "migration_papers",
+    "celebration",
     "abroad",
 )
 NOTIFY_ARTICLE_ID = "notification-procedure"
