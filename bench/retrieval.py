@@ -36,7 +36,7 @@ EXTRA_FILE = REPO_ROOT / "tests/fixtures/questions_extra.yaml"
 # Written blind (from the topics and the people who ask, never from the content): the "dev"
 # sets may be looked at while improving the engine, the holdouts never are.
 BLIND_DIR = REPO_ROOT / "tests/blind"
-BLIND_SETS = ("dev", "dev2", "dev3", "dev4", "holdout", "holdout2")
+BLIND_SETS = ("dev", "dev2", "dev3", "dev4", "dev5", "holdout", "holdout2")
 
 
 def blind_file(name: str) -> Path:
@@ -269,7 +269,7 @@ def report(sets: list[SetResult], today: date, setup: str) -> str:
         "answer) all match, as in tests/test_eval.py. The public set and our development set "
         "(tests/fixtures/questions_extra.yaml) were used while developing the engine; the blind "
         "sets (tests/blind/) were written by helpers who never read the content, from the topics "
-        "and the kinds of people who ask: `dev` to `dev4` were looked at while "
+        "and the kinds of people who ask: `dev` to `dev5` were looked at while "
         "improving the engine, the holdouts never were, so they are the fair estimate (`holdout`'s "
         "pass counts, never its failures, were read while tuning on 2026-11-28; `holdout2` was "
         "written that day and only measured). Latency is per question, end "

@@ -79,6 +79,8 @@ CLARIFY_RATIO = 0.9
 MAX_CHOICES = 3
 ASSEMBLY_CONCEPT = "assembly"
 PROTEST_CONCEPT = "protest"
+ABROAD_CONCEPT = "abroad"
+FOREIGNER_CONCEPT = "foreigner"
 MINOR_CONCEPT = "minor"
 # "мне 17", "I'm 16", "16 years old", "17 жастамын": someone under 18 asks (a bare "15" is days)
 _AGE_BEFORE = {"мне", "ему", "ей", "сыну", "дочери", "дочке", "i'm", "im", "aged", "жасым"}
@@ -800,7 +802,15 @@ class SearchIndex:
         if not hits:
             return 0.0, 0.0
         top = self.doc_of[hits[0].article.id]
-        scopes = [self.concepts.scope.get(concept, 0.0) for concept in query.concepts]
+        concepts = set(query.concepts)
+        if ABROAD_CONCEPT in concepts:
+            if not any(concept.startswith("city:") for concept in concepts):
+                # "a rally in Tashkent: do we need a permit under Uzbek law?": it is abroad
+                return 0.0, 0.0
+            # "I'm from Tashkent, may I rally in Almaty?": the place is here, the person a
+            # foreigner
+            concepts = (concepts - {ABROAD_CONCEPT}) | {FOREIGNER_CONCEPT}
+        scopes = [self.concepts.scope.get(concept, 0.0) for concept in concepts]
         if PROTEST_CONCEPT not in query.concepts:
             if any(scope < 0 for scope in scopes):
                 # "we invited 300 to a wedding: do we need the akimat's permission?" names

@@ -39,6 +39,7 @@ BLIND_PASS_RATES = {
     "dev2": 0.92,
     "dev3": 0.91,
     "dev4": 0.88,
+    "dev5": 0.89,
     "holdout": 0.86,
     "holdout2": 0.87,
 }

@@ -415,3 +415,10 @@ def test_the_mci_of_a_named_year_for_fines_is_its_value() -> None:
     reply = answer_question(load_knowledge(), "мрп 2022 для штрафов", today=date(2026, 11, 22))
     assert reply.kind == "computed" and "3 063" in html.unescape(reply.html).replace("\u00a0", " ")
 
+
+
+@pytest.mark.parametrize(
+    "message", ["меня тащат в автобус, что говорить", "брата пакуют в машину на площади"]
+)
+def test_being_dragged_into_a_bus_is_a_detention(message: str) -> None:
+    assert answer_question(load_knowledge(), message).kind == "detention"

@@ -311,3 +311,8 @@ def test_a_weak_sign_of_another_domain_gives_way_to_a_protest(real_kb: Knowledge
     rally = "мы с соседями хотим выйти на пикет, за сколько дней уведомлять"
     assert top_id(real_kb, rally) is not None
     assert top_id(real_kb, "соседи шумят по ночам, куда жаловаться") is None
+
+
+def test_an_assembly_abroad_is_not_ours_a_foreigner_here_is(real_kb: KnowledgeBase) -> None:
+    assert top_id(real_kb, "митинг у хокимията в Ташкенте, нужно ли разрешение") is None
+    assert top_id(real_kb, "I'm from Tashkent, can I join a rally in Almaty?") is not None
