@@ -114,16 +114,18 @@ def answer_question(
     distinct = list({article.id: article for _query, article in parts}.values())
     if len(distinct) >= 2:
         return two_part_reply(kb, distinct[0], distinct[1], reply_language)
+    # "the fine for a rally in 2025 in tenge": the article's MCI sums at that year's rate
+    year = result.query.years[0] if len(result.query.years) == 1 else None
     if result.top is None and distinct:
         # No one article covers the whole message, but its only answerable part has one.
-        reply = article_reply(kb, distinct[0].id, reply_language)
+        reply = article_reply(kb, distinct[0].id, reply_language, year=year)
         if reply is not None:
             return reply
     if result.top is not None:
         choices = result.close_calls()
         if choices:
             return clarify_reply(choices, reply_language)
-        reply = article_reply(kb, result.top.id, reply_language)
+        reply = article_reply(kb, result.top.id, reply_language, year=year)
         if reply is not None:
             reply.confidence = result.confidence
             return reply
@@ -583,15 +585,19 @@ def _sources_button(article: Article, language: str) -> ReplyButton:
     return ReplyButton("📚 " + _("All sources"), callback_data=f"kb:src:{article.id}")
 
 
-def article_reply(kb: KnowledgeBase, article_id: str, language: str) -> Reply | None:
-    """The full answer of one article in `language`, or None when there is no such article."""
+def article_reply(
+    kb: KnowledgeBase, article_id: str, language: str, *, year: int | None = None
+) -> Reply | None:
+    """The full answer of one article in `language`, or None when there is no such article;
+    with `year`, a sanctions article's sums in MCI are also given in tenge of that year."""
     article = kb.get(article_id)
     if article is None:
         return None
     sources = list(article.sources)
-    html_text = _assemble(
-        _article_parts(article, language), _footer(sources, article.checked, language)
-    )
+    parts = _article_parts(article, language)
+    if year is not None and article.kind == "sanctions":
+        parts.insert(2, _sums_in_year(kb, article, language, year))  # after the details
+    html_text = _assemble(parts, _footer(sources, article.checked, language))
     buttons = [
         *_related_buttons(kb, article, language),
         [_sources_button(article, language), *_feedback_row(article.id)],
@@ -707,6 +713,22 @@ def detention_reply(
         [_sources_button(article, language)],
     ]
     return Reply(language, article.id, "detention", html_text, buttons, list(article.sources))
+
+
+_MCI_SUM = re.compile(r"\b(\d{1,3})\s*(?:МРП|АЕК|MCI)\b")
+
+
+def _sums_in_year(kb: KnowledgeBase, article: Article, language: str, year: int) -> str:
+    """Each MCI sum the article names, in tenge at `year`'s rate ("" when the table has no
+    such year or the article names no sum)."""
+    entry = kb.mci.year(year) if kb.mci is not None else None
+    counts = sorted({int(count) for count in _MCI_SUM.findall(article.text(language).body)})
+    if entry is None or not counts:
+        return ""
+    lines = [_mci_lines(entry, count, language)[0] for count in counts]
+    if entry.status == "uncertain":
+        lines[0] += " " + uncertain_mark(language)
+    return "\n".join(lines)
 
 
 def _mci_lines(entry: MciYear, count: int, language: str) -> list[str]:

@@ -422,3 +422,12 @@ def test_the_mci_of_a_named_year_for_fines_is_its_value() -> None:
 )
 def test_being_dragged_into_a_bus_is_a_detention(message: str) -> None:
     assert answer_question(load_knowledge(), message).kind == "detention"
+
+
+def test_a_fine_asked_for_a_year_is_given_in_that_years_tenge() -> None:
+    real_kb = load_knowledge()
+    reply = answer_question(real_kb, "какой штраф за митинг в 2025 году в тенге")
+    plain = html.unescape(reply.html).replace("\u00a0", " ").replace("\u202f", " ")
+    assert reply.topic == "koap-488" and "50 МРП в 2025 году = 196 600 тенге" in plain
+    # without a year the article stands as written
+    assert "2025 году =" not in html.unescape(answer_question(real_kb, "штраф за митинг").html)
