@@ -102,11 +102,10 @@ async def test_readiness_says_when_telegram_is_unreachable(
     assert status == 503 and '"telegram": false' in body and '"database": true' in body
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's write lock
 async def test_readiness_while_the_sqlite_file_cannot_be_written(
-    bot: RunningBot, health: HealthServer, database_url: str
+    bot: RunningBot, health: HealthServer
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite's write lock")
     with sqlite_failing(bot, "readonly"):
         status, body = await _get(health.port, "/readyz")
     # the database can be read: the bot answers questions and shows the queue
