@@ -81,6 +81,7 @@ ASSEMBLY_CONCEPT = "assembly"
 PROTEST_CONCEPT = "protest"
 ABROAD_CONCEPT = "abroad"
 FOREIGNER_CONCEPT = "foreigner"
+COUNTRY_CONCEPT = "country"  # Kazakhstan named
 MINOR_CONCEPT = "minor"
 # "мне 17", "I'm 16", "16 years old", "17 жастамын": someone under 18 asks (a bare "15" is days)
 _AGE_BEFORE = {"мне", "ему", "ей", "сыну", "дочери", "дочке", "i'm", "im", "aged", "жасым"}
@@ -757,6 +758,7 @@ class SearchIndex:
             person_hits[doc] += first_name_hits[doc]
         months = {int(c.split("_")[1]) for c in query.concepts if c.startswith("month_")}
         years = set(query.years)
+        asks_past = bool(years) or query.has("what_happened")
         for doc, article in enumerate(self.articles):
             boost = 0.0
             if article.venue_list is not None and wants_place and article.venue_list.city in cities:
@@ -772,6 +774,8 @@ class SearchIndex:
                 if article.case.month in months:
                     boost += CASE_MONTH_BOOST
                     boosted.add(doc)  # a month and a year name a case as well as a name does
+            if article.case is not None and article.case.city in cities and asks_past:
+                boosted.add(doc)  # "what happened in Zhanaozen?": the place names its cases
             if boost and (scores.get(doc, 0.0) > 0 or doc in boosted):
                 scores[doc] += boost
         return boosted
@@ -804,7 +808,9 @@ class SearchIndex:
         top = self.doc_of[hits[0].article.id]
         concepts = set(query.concepts)
         if ABROAD_CONCEPT in concepts:
-            if not any(concept.startswith("city:") for concept in concepts):
+            if COUNTRY_CONCEPT not in concepts and not any(
+                concept.startswith("city:") for concept in concepts
+            ):
                 # "a rally in Tashkent: do we need a permit under Uzbek law?": it is abroad
                 return 0.0, 0.0
             # "I'm from Tashkent, may I rally in Almaty?": the place is here, the person a

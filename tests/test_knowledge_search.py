@@ -316,3 +316,15 @@ def test_a_weak_sign_of_another_domain_gives_way_to_a_protest(real_kb: Knowledge
 def test_an_assembly_abroad_is_not_ours_a_foreigner_here_is(real_kb: KnowledgeBase) -> None:
     assert top_id(real_kb, "митинг у хокимията в Ташкенте, нужно ли разрешение") is None
     assert top_id(real_kb, "I'm from Tashkent, can I join a rally in Almaty?") is not None
+
+
+def test_a_place_and_a_question_about_the_past_name_its_cases(real_kb: KnowledgeBase) -> None:
+    result = search(real_kb, "что случилось в Жанаозене?")
+    assert result.in_scope and result.hits[0].article.id.startswith("case-zhanaozen")
+
+
+def test_a_foreign_organisation_here_is_not_an_assembly_abroad(real_kb: KnowledgeBase) -> None:
+    assert (
+        top_id(real_kb, "our NGO is registered in Germany, can it organise a rally in Kazakhstan")
+        is not None
+    )
