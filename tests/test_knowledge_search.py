@@ -328,3 +328,8 @@ def test_a_foreign_organisation_here_is_not_an_assembly_abroad(real_kb: Knowledg
         top_id(real_kb, "our NGO is registered in Germany, can it organise a rally in Kazakhstan")
         is not None
     )
+
+
+def test_how_long_one_has_to_act_is_a_deadline(real_kb: KnowledgeBase) -> None:
+    assert top_id(real_kb, "how long do I have to appeal a fine") == "appeal-sanction"
+    assert top_id(real_kb, "how long can the police hold me") == "detention-time-limits"
