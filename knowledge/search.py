@@ -84,8 +84,9 @@ FOREIGNER_CONCEPT = "foreigner"
 COUNTRY_CONCEPT = "country"  # Kazakhstan named
 MINOR_CONCEPT = "minor"
 # "мне 17", "I'm 16", "16 years old", "17 жастамын": someone under 18 asks (a bare "15" is days)
-_AGE_BEFORE = {"мне", "ему", "ей", "сыну", "дочери", "дочке", "i'm", "im", "aged", "жасым"}
-_AGE_AFTER = ("жаста", "жасар", "yo")
+_AGE_BEFORE = {"мне", "ему", "ей", "сын", "сына", "сыну", "дочь", "дочери", "дочке", "дочку",
+               "i'm", "im", "aged", "son", "daughter", "жасым"}  # fmt: skip
+_AGE_AFTER = ("жаста", "жасар", "jasta", "jasar", "zhasta", "yo")
 OTHER_TRACK_PRIOR = 0.8
 TRACKS = frozenset({"@form_notified", "@form_approved"})
 

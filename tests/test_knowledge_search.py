@@ -333,3 +333,10 @@ def test_a_foreign_organisation_here_is_not_an_assembly_abroad(real_kb: Knowledg
 def test_how_long_one_has_to_act_is_a_deadline(real_kb: KnowledgeBase) -> None:
     assert top_id(real_kb, "how long do I have to appeal a fine") == "appeal-sanction"
     assert top_id(real_kb, "how long can the police hold me") == "detention-time-limits"
+
+
+@pytest.mark.parametrize(
+    "question", ["сына 17 лет забрали с митинга", "balam 16 jasta, mitingke bara ala ma"]
+)
+def test_a_childs_age_is_read_as_a_minor(real_kb: KnowledgeBase, question: str) -> None:
+    assert "minor" in index_for(real_kb).analyze(question).concepts
