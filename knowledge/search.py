@@ -872,7 +872,8 @@ _SENTENCE_BREAK = re.compile(r"(?<=[?!.])\s+|\s*[\n;]\s*")
 _SECOND_QUESTION = re.compile(
     r"[,\s]+(?:и|а|а также|and|also|plus|және|әрі|тағы)\s+(?=(?:(?:за|в|на|до|о|об|с|через|"
     r"for|in|at|by|within|to)\s+)?(?:где|куда|когда|сколько|как|какой|какие|что|кто|можно|"
-    r"нужно|ли|where|when|how|what|who|which|can|do|is|қайда|қашан|қанша|қалай|қандай|кім|не)"
+    r"нужно|надо|могут|может|ли|where|when|how|what|who|which|can|could|do|is|will|"
+    r"қайда|қашан|қанша|қалай|қандай|кім|не)"
     r"\b)",
     re.IGNORECASE,
 )

@@ -340,3 +340,10 @@ def test_how_long_one_has_to_act_is_a_deadline(real_kb: KnowledgeBase) -> None:
 )
 def test_a_childs_age_is_read_as_a_minor(real_kb: KnowledgeBase, question: str) -> None:
     assert "minor" in index_for(real_kb).analyze(question).concepts
+
+
+def test_a_second_question_may_start_with_can_or_may() -> None:
+    assert question_parts("где можно выйти с плакатом и могут ли меня посадить на сутки") == [
+        "где можно выйти с плакатом",
+        "могут ли меня посадить на сутки",
+    ]
