@@ -431,3 +431,14 @@ def test_a_fine_asked_for_a_year_is_given_in_that_years_tenge() -> None:
     assert reply.topic == "koap-488" and "50 МРП в 2025 году = 196 600 тенге" in plain
     # without a year the article stands as written
     assert "2025 году =" not in html.unescape(answer_question(real_kb, "штраф за митинг").html)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "что сделать заранее, чтобы нас не забрали на митинге",
+        "how do we make sure we are not detained at the rally",
+    ],
+)
+def test_a_wish_not_to_be_detained_is_no_detention(message: str) -> None:
+    assert answer_question(load_knowledge(), message).kind != "detention"
