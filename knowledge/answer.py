@@ -33,6 +33,7 @@ DETENTION_ARTICLE_ID = "if-detained"
 MCI_ARTICLE_ID = "mci"
 MAX_SOURCES_IN_LINE = 3
 MAX_PARTS = 3
+ELLIPSIS_WORDS = 4  # a question this short may ask about the statement before it
 # What a detention message may also ask about, answered beside the alarm (not venues: "detained
 # in Almaty" names a place, it does not ask where to gather).
 ALSO_WITH_DETENTION = ("rights", "help", "sanctions", "cases")
@@ -153,6 +154,7 @@ def _part_answers(
     ]
     answers = []
     follows_question = False
+    story = ""
     for piece in pieces[:MAX_PARTS]:
         missing = [word for word in context if word not in piece]
         part = index.search(" ".join([piece, *missing]), language=result.query.language)
@@ -160,7 +162,13 @@ def _part_answers(
         continues = follows_question and _starts_with_conjunction(piece, part.query)
         follows_question = _is_question(piece, part.query)
         if not (follows_question or continues):
+            story = piece
             continue  # "I work for a regional paper." says who asks; it asks nothing
+        if story and _points_back(part.query):
+            # "The akimat refused our rally with no real reason. Is that even legal?": a short
+            # question about "this" asks about the statement before it
+            part = index.search(f"{story} {piece}", language=result.query.language)
+        story = ""
         article = part.answering_in_context()
         if article is not None:
             answers.append((part.query, article))
@@ -197,6 +205,11 @@ _HYPOTHETICAL = {
     "ru": {"если", "ли", "вдруг", "случае", "могут", "может", "можно", "имеют", "вправе", "когда",
            "чтобы", "чтоб", "не"},
     "kk": {"егер", "бола", "ма", "ме", "ба", "бе", "па", "пе", "мүмкін", "мумкин"},
+}  # fmt: skip
+_POINTING = {
+    "en": {"this", "that", "it"},
+    "ru": {"это", "так", "такое", "этом"},
+    "kk": {"бұл", "осы", "ол", "мұндай"},
 }  # fmt: skip
 _CONJUNCTIONS = {
     "en": {"and", "also", "plus", "or"},
@@ -318,6 +331,12 @@ def _is_question(text: str, query: Query) -> bool:
         return True
     words = {_surface(token, query.language) for token in query.tokens}
     return bool(words & _cues(QUESTION_WORDS, query.language))
+
+
+def _points_back(query: Query) -> bool:
+    """A short question about "this"/"that" ("это законно?", "is that allowed?", "бұл заңды ма")."""
+    words = {_surface(token, query.language) for token in query.tokens}
+    return len(query.tokens) <= ELLIPSIS_WORDS and bool(words & _cues(_POINTING, query.language))
 
 
 def _starts_with_conjunction(text: str, query: Query) -> bool:

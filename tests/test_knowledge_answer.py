@@ -442,3 +442,11 @@ def test_a_fine_asked_for_a_year_is_given_in_that_years_tenge() -> None:
 )
 def test_a_wish_not_to_be_detained_is_no_detention(message: str) -> None:
     assert answer_question(load_knowledge(), message).kind != "detention"
+
+
+def test_a_short_question_about_this_asks_about_the_statement_before_it() -> None:
+    real_kb = load_knowledge()
+    message = "акимат отказал нам в митинге без всякой причины. это законно? и куда жаловаться"
+    reply = answer_question(real_kb, message)
+    grounds = real_kb.articles["refusal-grounds"].text("ru").title
+    assert reply.topic == "refusal-grounds" or html.escape(grounds) in reply.html
