@@ -32,16 +32,18 @@ TODAY = date(2026, 11, 22)
 PUBLIC_PASS_RATE = 0.95
 EXTRA_PASS_RATE = 0.90
 # Sets written blind, from the topics and the people who ask (tests/blind/). The floors sit a
-# little under what the engine reaches today, so a regression fails; the holdouts are never
-# looked at while improving the engine, so their rates are the honest estimate (BENCHMARKS.md).
+# little under what the engine reaches today, so a regression fails. A holdout's failures are
+# never shown, so its rate is the honest estimate; holdout and holdout2 were spent on
+# 2026-11-28 (BENCHMARKS.md), holdout3 is the fair one now.
 BLIND_PASS_RATES = {
     "dev": 0.93,
     "dev2": 0.92,
     "dev3": 0.91,
     "dev4": 0.88,
-    "dev5": 0.89,
-    "holdout": 0.86,
-    "holdout2": 0.87,
+    "dev5": 0.91,
+    "holdout": 0.88,
+    "holdout2": 0.88,
+    "holdout3": 0.89,
 }
 
 
