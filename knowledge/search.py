@@ -67,6 +67,7 @@ SAMPLE_WEIGHT = 12.0
 SAMPLE_EVIDENCE = 1.0
 SAMPLE_CLOSE = 0.6
 SAMPLE_IN_SCOPE = 0.75  # how close a sample must be to count as evidence of the domain
+SAMPLE_CANDIDATES = 10  # articles whose samples a question is compared with
 SAMPLE_POWER = 2.0  # squared: a near-paraphrase counts far more than a loose overlap
 # Confidence (0–1) that the best article answers the question: its closest sample question's
 # similarity, or its lead over the runner-up (a lead of 10% of the score counts as much as a
@@ -385,7 +386,11 @@ class SearchIndex:
         self._build()
         self.samples: list[Sample] = []
         # term -> (sample number, word position) of every sample word carrying that term
-        self.sample_words_with: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        # term -> article -> (sample number, word position, the word's track concepts) of every
+        # sample word carrying that term: a question walks the samples of likely articles only
+        self.sample_words_with: dict[str, dict[int, list[tuple[int, int, frozenset[str]]]]] = (
+            defaultdict(lambda: defaultdict(list))
+        )
         self._build_samples()
         self._fuzzy: dict[str, dict[str, set[str]]] = {
             lang: _deletion_index(set(self.vocabulary[lang]) | self.concepts.vocabulary[lang])
@@ -487,8 +492,12 @@ class SearchIndex:
                     self.samples.append(Sample(doc, words, total))
                     for position, (terms, _weight) in enumerate(words):
                         for term in terms:
-                            self.sample_words_with[term].append((number, position))
-        self.sample_words_with = dict(self.sample_words_with)
+                            self.sample_words_with[term][doc].append(
+                                (number, position, terms & TRACKS)
+                            )
+        self.sample_words_with = {
+            term: dict(per_doc) for term, per_doc in self.sample_words_with.items()
+        }
 
     def _term_weight(self, terms: Iterable[str]) -> float:
         """A word's weight: the idf of its rarest term; a word the content never uses weighs as
@@ -643,13 +652,17 @@ class SearchIndex:
             self._add_best(best, term, self.idf.get(term, 0.0) * CONCEPT_WEIGHT)
             for doc, value in best.items():
                 scores[doc] += value
-        closeness = self._sample_closeness(query)
+        # Samples are compared with the articles the words already point to most (a sample that
+        # is close shares the question's words, which its article's `questions` field holds):
+        # walking every sample of a common word cost up to 10 ms a question.
+        likely = sorted(scores, key=lambda doc: (-scores[doc], doc))[:SAMPLE_CANDIDATES]
+        closeness = self._sample_closeness(query, likely)
         # A long message's question is often one clause of its story ("I work at the akimat.
         # Can I organise a picket, who may be an organiser?"): it is as close as its question.
         clause = _question_clause(question)
         if clause is not None:
             focus = self.analyze(clause, query.language)
-            for doc, value in self._sample_closeness(focus).items():
+            for doc, value in self._sample_closeness(focus, likely).items():
                 closeness[doc] = max(closeness.get(doc, 0.0), value)
         for doc, value in closeness.items():
             scores[doc] += SAMPLE_WEIGHT * value**SAMPLE_POWER
@@ -683,9 +696,10 @@ class SearchIndex:
         )
         return SearchResult(query, hits, in_scope, evidence, coverage)
 
-    def _sample_closeness(self, query: Query) -> dict[int, float]:
-        """Per article, the similarity of the question to its closest sample question: an F1 of
-        the weighted words they share (walking the postings of the question's terms only)."""
+    def _sample_closeness(self, query: Query, docs: Iterable[int]) -> dict[int, float]:
+        """Per article of `docs`, the similarity of the question to its closest sample question:
+        an F1 of the weighted words they share (walking the postings of the question's terms
+        in those articles only)."""
         words: dict[frozenset[str], float] = {}
         for token in query.tokens:
             if not token.content:
@@ -700,16 +714,20 @@ class SearchIndex:
         question_hits: dict[int, set[int]] = defaultdict(set)
         sample_hits: dict[int, set[int]] = defaultdict(set)
         weights = list(words.values())
+        docs = list(docs)
         for index, terms in enumerate(words):
             forms = terms & TRACKS
             for term in terms:
-                for number, position in self.sample_words_with.get(term, ()):
-                    if term == f"@{ASSEMBLY_CONCEPT}" and forms:
-                        sample_forms = self.samples[number].words[position][0] & TRACKS
-                        if sample_forms and not forms & sample_forms:
+                per_doc = self.sample_words_with.get(term)
+                if per_doc is None:
+                    continue
+                checks_track = bool(forms) and term == f"@{ASSEMBLY_CONCEPT}"
+                for doc in docs:
+                    for number, position, sample_forms in per_doc.get(doc, ()):
+                        if checks_track and sample_forms and not forms & sample_forms:
                             continue  # a picket is not a march: the law treats them apart
-                    question_hits[number].add(index)
-                    sample_hits[number].add(position)
+                        question_hits[number].add(index)
+                        sample_hits[number].add(position)
         best: dict[int, float] = {}
         for number, hit in question_hits.items():
             sample = self.samples[number]
