@@ -90,6 +90,9 @@ _AGE_BEFORE = {"мне", "ему", "ей", "сын", "сына", "сыну", "д
 _AGE_AFTER = ("жаста", "жасар", "jasta", "jasar", "zhasta", "yo")
 OTHER_TRACK_PRIOR = 0.8
 TRACKS = frozenset({"@form_notified", "@form_approved"})
+# One shared object per combination of tracks (most sample words have none): the postings hold
+# tens of thousands of them.
+TRACK_SETS = {tracks: tracks for tracks in map(frozenset, ((), *([t] for t in TRACKS), TRACKS))}
 
 # A message's clauses, and the words that make one a question ("…, who may be an organiser?")
 _CLAUSE_BREAK = re.compile(r"[,;.!?\n]+")
@@ -493,7 +496,7 @@ class SearchIndex:
                     for position, (terms, _weight) in enumerate(words):
                         for term in terms:
                             self.sample_words_with[term][doc].append(
-                                (number, position, terms & TRACKS)
+                                (number, position, TRACK_SETS[terms & TRACKS])
                             )
         self.sample_words_with = {
             term: dict(per_doc) for term, per_doc in self.sample_words_with.items()
