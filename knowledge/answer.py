@@ -16,6 +16,7 @@ from bot.core.i18n import gettext_for, ngettext_for
 from knowledge.loader import UNCERTAIN_MARK
 from knowledge.model import Article, KnowledgeBase, MciYear, Source
 from knowledge.search import (
+    MAX_CHOICES,
     MIN_EVIDENCE,
     Query,
     QueryToken,
@@ -33,6 +34,7 @@ DETENTION_ARTICLE_ID = "if-detained"
 MCI_ARTICLE_ID = "mci"
 MAX_SOURCES_IN_LINE = 3
 MAX_PARTS = 3
+PLACE_CASES_RATIO = 0.75  # another case of the place this close is offered beside the best
 ELLIPSIS_WORDS = 4  # a question this short may ask about the statement before it
 # What a detention message may also ask about, answered beside the alarm (not venues: "detained
 # in Almaty" names a place, it does not ask where to gather).
@@ -123,7 +125,7 @@ def answer_question(
         if reply is not None:
             return reply
     if result.top is not None:
-        choices = result.close_calls()
+        choices = result.close_calls() or _cases_of_the_place(result)
         if choices:
             return clarify_reply(choices, reply_language)
         reply = article_reply(kb, result.top.id, reply_language, year=year)
@@ -131,6 +133,25 @@ def answer_question(
             reply.confidence = result.confidence
             return reply
     return no_answer_reply(reply_language, kb)
+
+
+def _cases_of_the_place(result: SearchResult) -> list[Article]:
+    """"What happened in Zhanaozen?" when two cases took place there (2011, 2022) and the
+    question names no year: the cases of that place nearly as close as the best, to choose."""
+    top = result.top
+    if top is None or top.case is None or result.query.years:
+        return []
+    if f"city:{top.case.city}" not in result.query.concepts:
+        return []
+    best = result.hits[0].score
+    same_place = [
+        hit.article
+        for hit in result.hits[1:MAX_CHOICES]
+        if hit.article.case is not None
+        and hit.article.case.city == top.case.city
+        and hit.score >= PLACE_CASES_RATIO * best
+    ]
+    return [top, *same_place] if same_place else []
 
 
 def _part_answers(

@@ -450,3 +450,13 @@ def test_a_short_question_about_this_asks_about_the_statement_before_it() -> Non
     reply = answer_question(real_kb, message)
     grounds = real_kb.articles["refusal-grounds"].text("ru").title
     assert reply.topic == "refusal-grounds" or html.escape(grounds) in reply.html
+
+
+def test_the_cases_of_one_place_are_offered_when_no_year_tells_them_apart() -> None:
+    real_kb = load_knowledge()
+    reply = answer_question(real_kb, "what happened in Zhanaozen?")
+    shown = {b.callback_data for row in reply.buttons for b in row}
+    assert reply.kind == "clarify"
+    assert {"kb:show:case-zhanaozen-2011", "kb:show:case-zhanaozen-2022"} <= shown
+    dated = answer_question(real_kb, "what happened in Zhanaozen in 2011?")
+    assert (dated.kind, dated.topic) == ("article", "case-zhanaozen-2011")
