@@ -55,18 +55,27 @@ async def ask_message_to_reporter(update: Update, context: JiynContext) -> None:
     )
 
 
+async def _relayable_text(update: Update, context: JiynContext) -> str | None:
+    """The typed message as it will be stored, or None after asking again (empty, which a
+    message of control characters alone is, or too long)."""
+    text = typed(update.effective_message.text or "").strip()
+    if text and len(text) <= MAX_MESSAGE:
+        return text
+    _ = context.gettext
+    await update.effective_message.reply_text(
+        _("Please write at most {limit} characters.").format(limit=MAX_MESSAGE)
+    )
+    return None
+
+
 async def send_message_to_reporter(
     update: Update, context: JiynContext, pending: Pending, role: Role
 ) -> bool:
     """The volunteer's typed message goes to the reporter as a new bot message with a Reply
     button; False keeps the question open (the text was empty or too long)."""
     _ = context.gettext
-    # as it will be stored: a message of control characters alone is an empty one
-    text = typed(update.effective_message.text or "").strip()
-    if not text or len(text) > MAX_MESSAGE:
-        await update.effective_message.reply_text(
-            _("Please write at most {limit} characters.").format(limit=MAX_MESSAGE)
-        )
+    text = await _relayable_text(update, context)
+    if text is None:
         return False
     service = review_service(context)
     user_id = update.effective_user.id
@@ -168,12 +177,8 @@ async def send_reply_to_volunteer(update: Update, context: JiynContext, pending:
     """The reporter's typed message goes to the volunteer, without who sent it; False keeps
     the question open (the text was empty or too long)."""
     _ = context.gettext
-    # as it will be stored: a message of control characters alone is an empty one
-    text = typed(update.effective_message.text or "").strip()
-    if not text or len(text) > MAX_MESSAGE:
-        await update.effective_message.reply_text(
-            _("Please write at most {limit} characters.").format(limit=MAX_MESSAGE)
-        )
+    text = await _relayable_text(update, context)
+    if text is None:
         return False
     service = review_service(context)
     user_id = update.effective_user.id
