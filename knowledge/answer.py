@@ -180,7 +180,7 @@ def _part_answers(
         missing = [word for word in context if word not in piece]
         part = index.search(" ".join([piece, *missing]), language=result.query.language)
         # "…a yurt at a rally? And a speaker with a microphone": the rest of the question
-        continues = follows_question and _starts_with_conjunction(piece, part.query)
+        continues = follows_question and _starts_with_conjunction(part.query)
         follows_question = _is_question(piece, part.query)
         if not (follows_question or continues):
             story = piece
@@ -360,7 +360,7 @@ def _points_back(query: Query) -> bool:
     return len(query.tokens) <= ELLIPSIS_WORDS and bool(words & _cues(_POINTING, query.language))
 
 
-def _starts_with_conjunction(text: str, query: Query) -> bool:
+def _starts_with_conjunction(query: Query) -> bool:
     """True for "and …", "а с флагом", "тағы …": a part that goes on from the one before."""
     first = next(iter(query.tokens), None)
     return first is not None and _surface(first, query.language) in _cues(
