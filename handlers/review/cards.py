@@ -9,12 +9,14 @@ import html
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.core.dates import parse_day
 from bot.core.models import ReportStatus, Role
+from bot.services.review.records import Change, InTransaction
 from bot.services.review.workflow import (
     OUTCOMES,
     Pending,
@@ -258,6 +260,14 @@ class CardPress:
 CardAction = Callable[[CardPress], Awaitable[bool]]
 
 
+class StatusChange(Protocol):
+    """A service call that changes a report's status (claim, verify, close)."""
+
+    def __call__(
+        self, report_id: int, actor_id: int, *, admin: bool, then: InTransaction | None = None
+    ) -> Awaitable[Change]: ...
+
+
 async def _open_card(press: CardPress) -> bool:
     """Open: the card as a new message."""
     await press.answer()
@@ -278,13 +288,19 @@ async def _refresh_in_place(press: CardPress) -> bool:
     return False
 
 
-async def _claim(press: CardPress) -> bool:
-    _ = press.context.gettext
+async def _change_status(press: CardPress, change: StatusChange, said: str) -> bool:
+    """A change the reporter hears of: their update is written with it and sent after."""
     reporter = ReporterUpdate(press.context)
-    await press.service.claim(press.report_id, press.user_id, admin=press.admin, then=reporter)
-    await press.answer(_("The report is yours. The reporter is told it is in review."))
+    await change(press.report_id, press.user_id, admin=press.admin, then=reporter)
+    await press.answer(said)
     await reporter.deliver()
     return True
+
+
+async def _claim(press: CardPress) -> bool:
+    _ = press.context.gettext
+    said = _("The report is yours. The reporter is told it is in review.")
+    return await _change_status(press, press.service.claim, said)
 
 
 async def _release(press: CardPress) -> bool:
@@ -296,20 +312,12 @@ async def _release(press: CardPress) -> bool:
 
 async def _verify(press: CardPress) -> bool:
     _ = press.context.gettext
-    reporter = ReporterUpdate(press.context)
-    await press.service.verify(press.report_id, press.user_id, admin=press.admin, then=reporter)
-    await press.answer(_("Verified."))
-    await reporter.deliver()
-    return True
+    return await _change_status(press, press.service.verify, _("Verified."))
 
 
 async def _close(press: CardPress) -> bool:
     _ = press.context.gettext
-    reporter = ReporterUpdate(press.context)
-    await press.service.close(press.report_id, press.user_id, admin=press.admin, then=reporter)
-    await press.answer(_("Closed."))
-    await reporter.deliver()
-    return True
+    return await _change_status(press, press.service.close, _("Closed."))
 
 
 def _decide_typed(kind: str) -> CardAction:
